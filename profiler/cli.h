@@ -1,0 +1,40 @@
+/*
+ * cli: what the command files (profiler/cmd_*.c) share with main.c: the exit
+ * statuses, the reporting helpers, and the entry point of every subcommand. Only
+ * CLI files include this; libraries report through return codes and err strings.
+ */
+#ifndef SCORCH_PROFILER_CLI_H
+#define SCORCH_PROFILER_CLI_H
+
+#define SCORCH_VERSION "0.1.0"
+
+/* Exit statuses (documented in docs/scorch.1 and README). */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,  /* the work failed: bad input with --strict, I/O, permission */
+	EXIT_USAGE = 2, /* the command line is wrong */
+};
+
+/* Prints "scorch: " and the message to stderr and exits 1. */
+void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* Prints "scorch: warning: " and the message to stderr. */
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints "scorch: " and the message, then "try 'scorch CMD --help'", exits 2. */
+void usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* Prints "scorch: " and the message to stderr (no exit). */
+void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a whole decimal number in [min, max]; false if s is anything else. */
+#include <stdbool.h>
+#include <stdint.h>
+bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+bool parse_double(const char *s, double *out);
+
+int cmd_record(int argc, char **argv);
+int cmd_render(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
+int cmd_collapse(int argc, char **argv);
+
+#endif

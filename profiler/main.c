@@ -1,0 +1,149 @@
+/*
+ * scorch: a sampling profiler for Linux. This file is the command table and the
+ * reporting helpers every command shares; each command lives in cmd_<name>.c.
+ */
+#include "profiler/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct cmd {
+	const char *name;
+	int (*run)(int argc, char **argv); /* returns the exit status */
+	const char *summary;
+} cmds[] = {
+	{"record", cmd_record, "sample a process or a command into a flame graph or profile"},
+	{"render", cmd_render, "draw a flame graph (or another format) from folded stacks"},
+	{"report", cmd_report, "print a table or call tree of where the time goes"},
+	{"diff", cmd_diff, "draw a differential flame graph of two profiles"},
+	{"collapse", cmd_collapse, "turn another tool's stacks (perf script) into folded stacks"},
+};
+
+static void vreport(const char *prefix, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs(prefix, stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("scorch: ", fmt, ap);
+	va_end(ap);
+	exit(EXIT_FAIL);
+}
+
+void error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("scorch: ", fmt, ap);
+	va_end(ap);
+}
+
+void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("scorch: warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("scorch: ", fmt, ap);
+	va_end(ap);
+	if (cmd)
+		fprintf(stderr, "try 'scorch %s --help'\n", cmd);
+	else
+		fprintf(stderr, "try 'scorch help'\n");
+	exit(EXIT_USAGE);
+}
+
+bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+bool parse_double(const char *s, double *out)
+{
+	char *end;
+	double v;
+
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || *end || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+static void help(FILE *f)
+{
+	fprintf(f, "usage: scorch <command> [options] [args]\n\n"
+		   "scorch samples where a program spends its time and draws it as a flame graph.\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "  %-10s %s\n\n", "help", "show this list, or 'scorch help CMD' for one command");
+	fprintf(f, "examples:\n"
+		   "  scorch record -o out.svg -- ./server --port 8080\n"
+		   "  scorch record -p 4242 -d 30 -o slow.svg\n"
+		   "  scorch render stacks.folded -o flame.svg\n\n"
+		   "'scorch CMD --help' describes a command; see also scorch(1).\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *name;
+
+	if (argc < 2) {
+		help(stderr);
+		return EXIT_USAGE;
+	}
+	name = argv[1];
+	if (!strcmp(name, "--version") || !strcmp(name, "version")) {
+		printf("scorch %s\n", SCORCH_VERSION);
+		return EXIT_OK;
+	}
+	if (!strcmp(name, "help") || !strcmp(name, "--help") || !strcmp(name, "-h")) {
+		if (argc > 2 && strcmp(name, "help") == 0) {
+			char *sub[] = {argv[2], (char *)"--help", NULL};
+			for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+				if (!strcmp(cmds[i].name, argv[2]))
+					return cmds[i].run(2, sub);
+			usage_error(NULL, "unknown command '%s'", argv[2]);
+		}
+		help(stdout);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (!strcmp(cmds[i].name, name))
+			return cmds[i].run(argc - 1, argv + 1);
+	usage_error(NULL, "unknown command '%s'", name);
+}

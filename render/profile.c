@@ -1,0 +1,345 @@
+#include "render/profile.h"
+
+#include "common/buf.h"
+#include "common/hash.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Names: an open-addressing table of uint64 slots, (hash >> 32) << 32 | (id + 1), so
+ * that most probes compare 32 bits of hash before touching the bytes.
+ * Children: an open-addressing table of node ids keyed by (parent, frame); node 0,
+ * the root, is never a child, so 0 marks an empty slot.
+ */
+
+static const struct {
+	const char *suffix;
+	enum profile_kind kind;
+} suffixes[] = {
+	{"_[k]", PROFILE_KIND_KERNEL},
+	{"_[i]", PROFILE_KIND_INLINED},
+	{"_[j]", PROFILE_KIND_JIT},
+	{"_[w]", PROFILE_KIND_WAIT},
+};
+
+enum profile_kind profile_kind_of(const char *name, size_t len)
+{
+	if (len >= 4 && name[len - 4] == '_' && name[len - 3] == '[' && name[len - 1] == ']') {
+		for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+			if (name[len - 2] == suffixes[i].suffix[2])
+				return suffixes[i].kind;
+	}
+	/* "func (file.py)" or "func (file.py:12)" */
+	if (len > 6 && name[len - 1] == ')') {
+		const char *open = memchr(name, '(', len);
+		if (open && open > name && open[-1] == ' ') {
+			size_t rest = len - (size_t)(open - name);
+			const char *py = NULL;
+			for (size_t i = 0; i + 3 <= rest; i++)
+				if (!memcmp(open + i, ".py", 3))
+					py = open + i;
+			if (py && (py[3] == ')' || py[3] == ':'))
+				return PROFILE_KIND_PYTHON;
+		}
+	}
+	return PROFILE_KIND_NATIVE;
+}
+
+struct profile *profile_new(void)
+{
+	struct profile *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	if (GROW(p->nodes, p->nodes_cap, 1) < 0 || GROW(p->tails, p->tails_cap, 1) < 0) {
+		profile_free(p);
+		return NULL;
+	}
+	p->nodes[0] = (struct profile_node){PROFILE_NONE, PROFILE_NONE, PROFILE_NONE,
+					    PROFILE_NONE, 0, 0};
+	p->tails[0] = PROFILE_NONE;
+	p->nnodes = 1;
+	return p;
+}
+
+void profile_free(struct profile *p)
+{
+	if (!p)
+		return;
+	free(p->names);
+	free(p->strs);
+	free(p->nodes);
+	free(p->base);
+	free(p->mappings);
+	free(p->lines);
+	free(p->locs);
+	free(p->threads);
+	free(p->samples);
+	free(p->sample_locs);
+	free(p->meta.title);
+	free(p->meta.command);
+	free(p->meta.countname);
+	free(p->meta.pids);
+	free(p->name_index);
+	free(p->child_index);
+	free(p->tails);
+	free(p);
+}
+
+int profile_set(char **field, const char *value)
+{
+	char *s = NULL;
+
+	if (value && !(s = strdup(value)))
+		return -ENOMEM;
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+const char *profile_name(const struct profile *p, uint32_t id, size_t *len)
+{
+	if (id >= p->nnames) {
+		if (len)
+			*len = 0;
+		return "";
+	}
+	if (len)
+		*len = p->names[id].len;
+	return p->strs + p->names[id].off;
+}
+
+static int name_index_grow(struct profile *p)
+{
+	size_t ncap = p->name_index_cap ? p->name_index_cap * 2 : 1024;
+	uint64_t *slots = calloc(ncap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t id = 0; id < p->nnames; id++) {
+		const struct profile_name *n = &p->names[id];
+		uint64_t h = hash_bytes(p->strs + n->off, n->len, 0);
+		size_t i = (size_t)h & (ncap - 1);
+		while (slots[i])
+			i = (i + 1) & (ncap - 1);
+		slots[i] = (h >> 32) << 32 | (uint64_t)(id + 1);
+	}
+	free(p->name_index);
+	p->name_index = slots;
+	p->name_index_cap = ncap;
+	return 0;
+}
+
+uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
+			     enum profile_kind kind)
+{
+	uint64_t h = hash_bytes(name, len, 0);
+	uint64_t *slots;
+	size_t mask, i;
+	uint32_t id;
+
+	if (len > UINT32_MAX - 1 || p->nnames >= PROFILE_NONE - 1)
+		return PROFILE_NONE;
+	if ((p->nnames + 1) * 2 > p->name_index_cap && name_index_grow(p) < 0)
+		return PROFILE_NONE;
+	slots = p->name_index;
+	mask = p->name_index_cap - 1;
+	for (i = (size_t)h & mask; slots[i]; i = (i + 1) & mask) {
+		if ((slots[i] >> 32) != (h >> 32))
+			continue;
+		id = (uint32_t)(slots[i] & 0xffffffffu) - 1;
+		if (p->names[id].len == len && !memcmp(p->strs + p->names[id].off, name, len))
+			return id;
+	}
+	if (GROW(p->names, p->names_cap, p->nnames + 1) < 0 ||
+	    grow_array((void **)&p->strs, &p->strs_cap, p->strs_len + len + 1, 1) < 0)
+		return PROFILE_NONE;
+	id = (uint32_t)p->nnames++;
+	p->names[id] = (struct profile_name){p->strs_len, (uint32_t)len, (uint8_t)kind};
+	if (len)
+		memcpy(p->strs + p->strs_len, name, len);
+	p->strs[p->strs_len + len] = 0;
+	p->strs_len += len + 1;
+	slots[i] = (h >> 32) << 32 | (uint64_t)(id + 1);
+	return id;
+}
+
+uint32_t profile_intern(struct profile *p, const char *name, size_t len)
+{
+	return profile_intern_kind(p, name, len, profile_kind_of(name, len));
+}
+
+static inline size_t child_hash(uint32_t parent, uint32_t frame)
+{
+	return (size_t)hash_u64((uint64_t)parent << 32 | frame);
+}
+
+static int child_index_grow(struct profile *p)
+{
+	size_t ncap = p->child_index_cap ? p->child_index_cap * 2 : 1024;
+	uint32_t *slots = calloc(ncap, sizeof(*slots));
+
+	if (!slots)
+		return -ENOMEM;
+	for (size_t n = 1; n < p->nnodes; n++) {
+		size_t i = child_hash(p->nodes[n].parent, p->nodes[n].frame) & (ncap - 1);
+		while (slots[i])
+			i = (i + 1) & (ncap - 1);
+		slots[i] = (uint32_t)n;
+	}
+	free(p->child_index);
+	p->child_index = slots;
+	p->child_index_cap = ncap;
+	return 0;
+}
+
+/* The child of parent named frame, created if needed; PROFILE_NONE on ENOMEM. */
+static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
+{
+	uint32_t n, tail;
+	size_t i = 0, mask;
+
+	if (p->flamechart) {
+		tail = p->tails[parent];
+		if (tail != PROFILE_NONE && p->nodes[tail].frame == frame)
+			return tail;
+	} else {
+		if ((p->nnodes + 1) * 4 > p->child_index_cap * 3 && child_index_grow(p) < 0)
+			return PROFILE_NONE;
+		mask = p->child_index_cap - 1;
+		for (i = child_hash(parent, frame) & mask; p->child_index[i]; i = (i + 1) & mask) {
+			n = p->child_index[i];
+			if (p->nodes[n].parent == parent && p->nodes[n].frame == frame)
+				return n;
+		}
+	}
+	if (p->nnodes >= PROFILE_NONE - 1 || GROW(p->nodes, p->nodes_cap, p->nnodes + 1) < 0 ||
+	    GROW(p->tails, p->tails_cap, p->nnodes + 1) < 0)
+		return PROFILE_NONE;
+	if (p->base) {
+		if (GROW(p->base, p->base_cap, p->nnodes + 1) < 0)
+			return PROFILE_NONE;
+		p->base[p->nnodes] = 0;
+	}
+	n = (uint32_t)p->nnodes++;
+	p->nodes[n] = (struct profile_node){frame, parent, PROFILE_NONE, PROFILE_NONE, 0, 0};
+	p->tails[n] = PROFILE_NONE;
+	tail = p->tails[parent];
+	if (tail == PROFILE_NONE)
+		p->nodes[parent].child = n;
+	else
+		p->nodes[tail].next = n;
+	p->tails[parent] = n;
+	if (!p->flamechart)
+		p->child_index[i] = n;
+	return n;
+}
+
+static int64_t add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count,
+		   uint64_t before, bool diff)
+{
+	uint32_t node = 0;
+
+	if (n > UINT32_MAX)
+		return -EOVERFLOW;
+	for (size_t i = 0; i < n; i++) {
+		node = child_get(p, node, frames[i]);
+		if (node == PROFILE_NONE)
+			return -ENOMEM;
+	}
+	/* counts go on only once the path exists, so a failure leaves totals consistent */
+	for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
+		if (p->nodes[m].total > UINT64_MAX - count)
+			return -EOVERFLOW;
+		if (diff && p->base[m] > UINT64_MAX - before)
+			return -EOVERFLOW;
+	}
+	p->nodes[node].self += count;
+	for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
+		p->nodes[m].total += count;
+		if (diff)
+			p->base[m] += before;
+	}
+	if (diff)
+		p->base_total += before;
+	if (n > p->maxdepth)
+		p->maxdepth = (uint32_t)n;
+	return node;
+}
+
+int64_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
+{
+	return add(p, frames, n, count, 0, false);
+}
+
+int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, uint64_t before,
+			 uint64_t after)
+{
+	if (!p->base) {
+		if (GROW(p->base, p->base_cap, p->nnodes) < 0)
+			return -ENOMEM;
+		memset(p->base, 0, p->nnodes * sizeof(*p->base));
+	}
+	return add(p, frames, n, after, before, true);
+}
+
+int64_t profile_add_mapping(struct profile *p, const struct profile_mapping *m)
+{
+	if (GROW(p->mappings, p->mappings_cap, p->nmappings + 1) < 0)
+		return -ENOMEM;
+	p->mappings[p->nmappings] = *m;
+	return (int64_t)p->nmappings++;
+}
+
+int64_t profile_add_location(struct profile *p, uint64_t addr, uint32_t mapping,
+			     const struct profile_line *lines, uint32_t nlines, uint8_t kind)
+{
+	if (GROW(p->locs, p->locs_cap, p->nlocs + 1) < 0 ||
+	    GROW(p->lines, p->lines_cap, p->nlines + nlines) < 0)
+		return -ENOMEM;
+	p->locs[p->nlocs] = (struct profile_location){addr, mapping, (uint32_t)p->nlines, nlines,
+						      kind};
+	if (nlines)
+		memcpy(p->lines + p->nlines, lines, nlines * sizeof(*lines));
+	p->nlines += nlines;
+	return (int64_t)p->nlocs++;
+}
+
+int64_t profile_add_thread(struct profile *p, uint32_t pid, uint32_t tid, uint32_t name)
+{
+	if (GROW(p->threads, p->threads_cap, p->nthreads + 1) < 0)
+		return -ENOMEM;
+	p->threads[p->nthreads] = (struct profile_thread){pid, tid, name};
+	return (int64_t)p->nthreads++;
+}
+
+int64_t profile_add_sample(struct profile *p, const uint32_t *locs, uint32_t nlocs,
+			   uint32_t thread, uint64_t count, bool off_cpu)
+{
+	if (GROW(p->samples, p->samples_cap, p->nsamples + 1) < 0 ||
+	    GROW(p->sample_locs, p->sample_locs_cap, p->nsample_locs + nlocs) < 0)
+		return -ENOMEM;
+	p->samples[p->nsamples] =
+		(struct profile_sample){p->nsample_locs, nlocs, thread, count, off_cpu};
+	if (nlocs)
+		memcpy(p->sample_locs + p->nsample_locs, locs, nlocs * sizeof(*locs));
+	p->nsample_locs += nlocs;
+	return (int64_t)p->nsamples++;
+}
+
+size_t profile_path(const struct profile *p, uint32_t node, uint32_t *out, size_t cap)
+{
+	size_t depth = 0;
+
+	for (uint32_t m = node; m != 0 && m != PROFILE_NONE; m = p->nodes[m].parent)
+		depth++;
+	for (uint32_t m = node, i = (uint32_t)depth; m != 0 && m != PROFILE_NONE;
+	     m = p->nodes[m].parent) {
+		i--;
+		if (i < cap)
+			out[i] = p->nodes[m].frame;
+	}
+	return depth;
+}
