@@ -1,0 +1,169 @@
+#include "render/write.h"
+
+#include "common/err.h"
+#include "render/folded.h"
+#include "render/pprof.h"
+#include "render/report.h"
+#include "render/speedscope.h"
+#include "render/svg.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct {
+	const char *suffix;
+	enum write_format format;
+} suffixes[] = {
+	{".svg", WRITE_FORMAT_SVG},
+	{".folded", WRITE_FORMAT_FOLDED},
+	{".collapsed", WRITE_FORMAT_FOLDED},
+	{".txt", WRITE_FORMAT_TXT},
+	{".pb.gz", WRITE_FORMAT_PPROF},
+	{".pprof", WRITE_FORMAT_PPROF},
+	{".speedscope.json", WRITE_FORMAT_SPEEDSCOPE},
+};
+
+static const struct {
+	const char *name;
+	enum write_format format;
+} names[] = {
+	{"svg", WRITE_FORMAT_SVG},	   {"folded", WRITE_FORMAT_FOLDED},
+	{"collapsed", WRITE_FORMAT_FOLDED}, {"txt", WRITE_FORMAT_TXT},
+	{"report", WRITE_FORMAT_TXT},	   {"pprof", WRITE_FORMAT_PPROF},
+	{"speedscope", WRITE_FORMAT_SPEEDSCOPE},
+};
+
+enum write_format write_format_of_path(const char *path)
+{
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t n = strlen(suffixes[i].suffix);
+		if (len > n && !strcmp(path + len - n, suffixes[i].suffix))
+			return suffixes[i].format;
+	}
+	return WRITE_FORMAT_NONE;
+}
+
+enum write_format write_format_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(names[i].name, name))
+			return names[i].format;
+	return WRITE_FORMAT_NONE;
+}
+
+int write_profile_stream(const struct profile *p, FILE *out, enum write_format format,
+			 const struct write_opts *o, char *err, size_t errsz)
+{
+	static const struct write_opts defaults = {0};
+
+	if (!o)
+		o = &defaults;
+	switch (format) {
+	case WRITE_FORMAT_SVG:
+		return svg_write(p, o, out, err, errsz);
+	case WRITE_FORMAT_FOLDED:
+		return p->base ? folded_write_diff(p, out, err, errsz)
+			       : folded_write(p, out, err, errsz);
+	case WRITE_FORMAT_TXT:
+		return report_write(p, o, out, err, errsz);
+	case WRITE_FORMAT_PPROF:
+		return pprof_write(p, o, out, err, errsz);
+	case WRITE_FORMAT_SPEEDSCOPE:
+		return speedscope_write(p, o, out, err, errsz);
+	case WRITE_FORMAT_NONE:
+		break;
+	}
+	return errf(err, errsz, -EINVAL, "no output format given");
+}
+
+/* Flushes and syncs out; reports the first write error (ENOSPC, EIO) seen. */
+static int finish(FILE *out, const char *what, char *err, size_t errsz)
+{
+	int e;
+
+	if (fflush(out) != 0 || ferror(out)) {
+		e = errno ? errno : EIO;
+		return errf(err, errsz, -e, "cannot write %s: %s", what, strerror(e));
+	}
+	return 0;
+}
+
+int write_profile(const struct profile *p, const char *path, enum write_format format,
+		  const struct write_opts *o, char *err, size_t errsz)
+{
+	char tmp[PATH_MAX];
+	struct stat st;
+	FILE *out;
+	int fd, rc, e;
+
+	if (format == WRITE_FORMAT_NONE) {
+		format = write_format_of_path(path);
+		if (format == WRITE_FORMAT_NONE)
+			return errf(err, errsz, -EINVAL,
+				    "unknown output format for '%s': use .svg, .folded, .txt, "
+				    ".pb.gz, .pprof or .speedscope.json, or --format",
+				    path);
+	}
+	if (!strcmp(path, "-")) {
+		rc = write_profile_stream(p, stdout, format, o, err, errsz);
+		return rc < 0 ? rc : finish(stdout, "to stdout", err, errsz);
+	}
+	/* Refuse to replace something that is not a regular file (a directory, a device);
+	 * a symlink is written through: the temporary file goes beside its target and is
+	 * renamed over the target, so the link stays and the target is replaced whole. */
+	{
+		char real[PATH_MAX];
+		const char *dest = path;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			if (!realpath(path, real))
+				return errf(err, errsz, -ENOENT,
+					    "cannot write '%s': it is a dangling symbolic link", path);
+			dest = real;
+		}
+		if (stat(dest, &st) == 0 && !S_ISREG(st.st_mode))
+			return errf(err, errsz, -EISDIR, "cannot write '%s': not a regular file",
+				    path);
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dest) >= sizeof(tmp))
+			return errf(err, errsz, -ENAMETOOLONG, "output path too long: '%s'", path);
+		fd = mkostemp(tmp, O_CLOEXEC);
+		if (fd < 0) {
+			e = errno;
+			return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+		}
+		fchmod(fd, 0644);
+		out = fdopen(fd, "w");
+		if (!out) {
+			e = errno;
+			close(fd);
+			unlink(tmp);
+			return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+		}
+		errno = 0;
+		rc = write_profile_stream(p, out, format, o, err, errsz);
+		if (rc == 0)
+			rc = finish(out, path, err, errsz);
+		if (rc == 0 && fsync(fd) < 0 && errno != EINVAL) {
+			e = errno;
+			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+		}
+		if (fclose(out) != 0 && rc == 0) {
+			e = errno;
+			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+		}
+		if (rc == 0 && rename(tmp, dest) < 0) {
+			e = errno;
+			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+		}
+		if (rc < 0)
+			unlink(tmp);
+		return rc;
+	}
+}
