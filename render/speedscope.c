@@ -126,21 +126,23 @@ struct frames {
 	size_t n, cap;
 };
 
-/* The frame index of (name, file, line, suffix), added if new; PROFILE_NONE on ENOMEM. */
+/* The frame index of (name, file, suffix), added if new; line keeps the smallest
+ * known line of the frame (speedscope's line is where a function is, and a frame per
+ * line would split one function into many); PROFILE_NONE on ENOMEM. */
 static uint32_t frame_of(struct frames *f, uint32_t name, uint32_t file, uint32_t line,
 			 char suffix)
 {
-	unsigned char key[13];
+	unsigned char key[9];
 	uint32_t id;
 
 	memcpy(key, &name, 4);
 	memcpy(key + 4, &file, 4);
-	memcpy(key + 8, &line, 4);
-	key[12] = (unsigned char)suffix;
+	key[8] = (unsigned char)suffix;
 	id = profile_intern_kind(f->keys, (const char *)key, sizeof(key), PROFILE_KIND_NATIVE);
 	if (id == PROFILE_NONE)
 		return PROFILE_NONE;
 	if (id == f->n) {
+		/* the four arrays grow together from the same capacity */
 		size_t cap = f->cap;
 		if (GROW(f->key_name, cap, f->n + 1) < 0)
 			return PROFILE_NONE;
@@ -159,6 +161,8 @@ static uint32_t frame_of(struct frames *f, uint32_t name, uint32_t file, uint32_
 		f->key_line[f->n] = line;
 		f->key_suffix[f->n] = suffix;
 		f->n++;
+	} else if (line && (!f->key_line[id] || line < f->key_line[id])) {
+		f->key_line[id] = line;
 	}
 	return id;
 }
@@ -409,20 +413,17 @@ static int write_recorded(const struct profile *p, const struct write_opts *o, F
 			const struct profile_thread *t = &p->threads[g];
 			size_t len = 0;
 			const char *comm = t->name != PROFILE_NONE ? profile_name(p, t->name, &len) : "";
-			struct {
-				char *p;
-				size_t len;
-			} s;
-			snprintf(name, sizeof(name), " (pid %" PRIu32 ", tid %" PRIu32 ")", t->pid,
-				 t->tid);
-			s.len = len + strlen(name);
-			s.p = malloc(s.len + 1);
-			if (!s.p)
+			char *both;
+			/* "worker (pid 42, tid 43)", or "pid 42, tid 43" with no thread name */
+			snprintf(name, sizeof(name), "%spid %" PRIu32 ", tid %" PRIu32 "%s",
+				 len ? " (" : "", t->pid, t->tid, len ? ")" : "");
+			both = malloc(len + strlen(name) + 1);
+			if (!both)
 				goto out;
-			memcpy(s.p, comm, len);
-			memcpy(s.p + len, name, strlen(name) + 1);
-			json_str(out, len ? s.p : s.p + 1, len ? s.len : s.len - 1);
-			free(s.p);
+			memcpy(both, comm, len);
+			memcpy(both + len, name, strlen(name) + 1);
+			json_str(out, both, len + strlen(name));
+			free(both);
 		} else {
 			json_str(out, "unknown thread", 14);
 		}
