@@ -195,7 +195,7 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 		if (keep == r->nprev && len == r->prev.len && common == len) {
 			/* the very same stack again */
 			at = r->nodes[keep - 1];
-			leaf = p->base ? profile_add_diff_at(p, at, NULL, 0, before, after)
+			leaf = r->mode == 2 ? profile_add_diff_at(p, at, NULL, 0, before, after)
 				       : profile_add_at(p, at, NULL, 0, after);
 			goto added;
 		}
@@ -228,7 +228,7 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 		}
 	}
 	at = keep ? r->nodes[keep - 1] : 0;
-	leaf = p->base ? profile_add_diff_at(p, at, r->ids + keep, n - keep, before, after)
+	leaf = r->mode == 2 ? profile_add_diff_at(p, at, r->ids + keep, n - keep, before, after)
 		       : profile_add_at(p, at, r->ids + keep, n - keep, after);
 	if (leaf >= 0 && !r->o->reverse) {
 		/* remember the nodes of the new frames, leaf upwards */
@@ -297,7 +297,8 @@ static int read_line(struct reader *r, const char *s, size_t len)
 	if (r->mode == 0)
 		r->mode = two ? 2 : 1;
 	if (r->mode == 2 && !two)
-		return bad(r, "one count on a differential line (expected BEFORE AFTER, got ", s + t, e - t, ")");
+		return bad(r, "one count on a differential line (expected BEFORE AFTER, got ",
+			   s + t, e - t, ")");
 	if (two) {
 		e2 = t2;
 		while (e2 && is_blank(s[e2 - 1]))
