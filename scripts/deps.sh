@@ -14,6 +14,12 @@ test) want="$build $test" ;;
 esac
 missing=
 for p in $want; do
+	# a nodejs from another source may bundle npm (and conflict with Debian's npm):
+	# for these two the commands are what matter
+	case $p in
+	nodejs) command -v node >/dev/null 2>&1 && continue ;;
+	npm) command -v npm >/dev/null 2>&1 && continue ;;
+	esac
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
 done
 npm_tools() {
