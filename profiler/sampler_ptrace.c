@@ -1159,10 +1159,21 @@ static void process(struct pstate *st, struct rec *r)
 	case REC_SAMPLE:
 		process_sample(st, r);
 		break;
-	case REC_ATTACH:
-		if (!cproc_get(st, r->pid))
+	case REC_ATTACH: {
+		/* the CLI may have made its address space already (and read its mappings) */
+		int64_t asid = maps_space_of(ctx->maps, (uint32_t)r->pid);
+		if (cproc_get(st, r->pid))
+			break;
+		if (asid < 0 || !(p = calloc(1, sizeof(*p)))) {
 			cproc_new(st, r->pid, -1);
+			break;
+		}
+		p->asid = (uint32_t)asid;
+		p->maps_read_ns = now_ns();
+		if (ptrace_map_put(&st->procs, (uint64_t)r->pid, (uint64_t)(uintptr_t)p) < 0)
+			free(p);
 		break;
+	}
 	case REC_FORK:
 		p = r->parent ? cproc_get(st, r->parent) : NULL;
 		cproc_new(st, r->pid, p ? (int64_t)p->asid : -1);
