@@ -363,3 +363,32 @@ def test_status_line_on_a_terminal(tmp):
     text = text.decode(errors="replace")
     assert re.search(r"\rscorch: recording [\d.]+ s, \d+ samples \(\d+/s\), \d+ lost", text), text
     assert "wrote" in text
+
+
+def kernel_frames_allowed():
+    try:
+        level = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+    except OSError:
+        return False
+    return os.geteuid() == 0 or level <= 1
+
+
+@needs_perf
+@pytest.mark.parametrize("callgraph", ["dwarf", "fp"])
+def test_kernel_frames(tmp, callgraph):
+    if not kernel_frames_allowed():
+        pytest.skip("kernel frames need kernel.perf_event_paranoid <= 1 or CAP_PERFMON")
+    dd = shutil.which("dd")
+    r, stacks = record(tmp, "-F", "999", "--kernel", "--call-graph", callgraph,
+                       cmd=[dd, "if=/dev/zero", "of=/dev/null", "bs=1k", "count=200000"])
+    assert r.returncode == 0, r.stderr
+    # dd spends most of its time in read and write system calls
+    assert share(stacks, lambda f: f.endswith("_[k]")) > 0.3
+    for s in stacks:
+        ks = [i for i, f in enumerate(s) if f.endswith("_[k]")]
+        if ks:  # kernel frames are the leaf end of a stack, below the user frames
+            assert ks == list(range(ks[0], len(s))), s
+    # without --kernel there are none
+    r, stacks = record(tmp, "-F", "499", "--call-graph", callgraph, out="nok.folded",
+                       cmd=[dd, "if=/dev/zero", "of=/dev/null", "bs=1k", "count=50000"])
+    assert share(stacks, lambda f: f.endswith("_[k]")) == 0
