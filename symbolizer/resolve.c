@@ -14,8 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <elf.h>
 
 /*
  * Four passes, so that every unique address is symbolized once and each ELF file is
@@ -250,6 +253,42 @@ static int64_t key_get(struct ctx *c, uint32_t file, uint64_t off)
 	return (int64_t)c->nkeys++;
 }
 
+/* The vDSO has no file: the key's file index past maps.files stands for it. */
+static uint32_t vdso_file(const struct ctx *c)
+{
+	return (uint32_t)c->m->nfiles;
+}
+
+/* A copy of scorch's own vDSO in a memfd: every process on one kernel maps the same
+ * image (symbolizing.md §1), also those that have exited by now. -1 if none. */
+static int vdso_fd(void)
+{
+	const unsigned char *img = (const unsigned char *)getauxval(AT_SYSINFO_EHDR);
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)img;
+	size_t size;
+	int fd;
+
+	if (!img || memcmp(eh->e_ident, ELFMAG, SELFMAG) || eh->e_ident[EI_CLASS] != ELFCLASS64)
+		return -1;
+	/* the image ends with its section headers */
+	size = eh->e_shoff + (size_t)eh->e_shnum * eh->e_shentsize;
+	for (int i = 0; i < eh->e_phnum; i++) {
+		const Elf64_Phdr *ph = (const Elf64_Phdr *)(img + eh->e_phoff) + i;
+		if (ph->p_offset + ph->p_filesz > size)
+			size = ph->p_offset + ph->p_filesz;
+	}
+	if (size > (1 << 20))
+		return -1;
+	fd = memfd_create("scorch-vdso", MFD_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (write(fd, img, size) != (ssize_t)size) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 /* The user address an entry stands for: return addresses point after the call, so
  * look up addr - 1 (elfutils' dwfl_frame_pc does the same); exact pcs as they are. */
 static uint64_t entry_pc(uint64_t entry)
@@ -277,13 +316,16 @@ static int64_t rec_get(struct ctx *c, uint32_t asid, uint64_t entry)
 		uint64_t pc = entry_pc(entry);
 		const struct maps_entry *e = maps_lookup(c->m, asid, pc);
 		if (e) {
+			int64_t k = -1;
 			r.mapping = (uint32_t)(e - c->m->v);
-			if (e->file != MAPS_ANON && c->m->files[e->file].fd >= 0) {
-				int64_t k = key_get(c, e->file, pc - e->start + e->pgoff);
-				if (k < 0)
-					return k;
+			if (e->file != MAPS_ANON && c->m->files[e->file].fd >= 0)
+				k = key_get(c, e->file, pc - e->start + e->pgoff);
+			else if (e->file == MAPS_ANON && !strcmp(maps_str(c->m, e->name), "[vdso]"))
+				k = key_get(c, vdso_file(c), pc - e->start);
+			if (k < -1)
+				return k;
+			if (k >= 0)
 				r.key = (uint32_t)k;
-			}
 		}
 	}
 	if (c->nrecs >= NONE - 1 || GROW(c->recs, c->recs_cap, c->nrecs + 1) < 0)
@@ -328,7 +370,8 @@ static int cmp_keys(const void *a, const void *b, void *arg)
 static int resolve_key(struct ctx *c, struct sym *sy, struct key *k)
 {
 	struct sym_frame fr[MAX_FRAMES];
-	const char *path = maps_str(c->m, c->m->files[k->file].path);
+	const char *path = k->file == vdso_file(c) ? "[vdso]"
+							: maps_str(c->m, c->m->files[k->file].path);
 	uint64_t vaddr = k->off;
 	size_t n;
 	int rc;
@@ -379,12 +422,14 @@ static int resolve_files(struct ctx *c, char *err, size_t errsz)
 	qsort_r(order, c->nkeys, sizeof(*order), cmp_keys, c);
 	for (size_t i = 0; i < c->nkeys && rc == 0;) {
 		uint32_t file = c->keys[order[i]].file;
-		const struct maps_file *mf = &c->m->files[file];
+		bool vdso = file == vdso_file(c);
+		int fd = vdso ? vdso_fd() : c->m->files[file].fd;
+		const char *path = vdso ? "[vdso]" : maps_str(c->m, c->m->files[file].path);
 		struct sym *sy = NULL;
 		size_t j;
 
 		/* a file that cannot be read as ELF still gives module+0xOFF frames */
-		if (sym_open(&sy, mf->fd, maps_str(c->m, mf->path), &so, c->dm, NULL, 0) == 0) {
+		if (fd >= 0 && sym_open(&sy, fd, path, &so, c->dm, NULL, 0) == 0) {
 			const char *id = sym_build_id(sy);
 			c->st.files++;
 			if (id) {
@@ -397,6 +442,8 @@ static int resolve_files(struct ctx *c, char *err, size_t errsz)
 		for (j = i; j < c->nkeys && c->keys[order[j]].file == file && rc == 0; j++)
 			rc = resolve_key(c, sy, &c->keys[order[j]]);
 		sym_close(sy);
+		if (vdso && fd >= 0)
+			close(fd);
 		i = j;
 	}
 	free(order);
@@ -811,13 +858,13 @@ int resolve_profile(const struct stacks *s, const struct maps *m, const struct r
 	c.kernel_frame = NONE;
 	kallsyms_init(&c.ks);
 	c.dm = demangle_new();
-	c.file_build_id = malloc((m->nfiles ? m->nfiles : 1) * sizeof(*c.file_build_id));
+	c.file_build_id = malloc((m->nfiles + 1) * sizeof(*c.file_build_id));
 	c.map_ids = malloc((m->n ? m->n : 1) * sizeof(*c.map_ids));
 	if (!c.dm || !c.file_build_id || !c.map_ids) {
 		rc = errf(err, errsz, -ENOMEM, "out of memory symbolizing");
 		goto out;
 	}
-	for (size_t i = 0; i < m->nfiles; i++)
+	for (size_t i = 0; i <= m->nfiles; i++)
 		c.file_build_id[i] = PROFILE_NONE;
 	for (size_t i = 0; i < m->n; i++)
 		c.map_ids[i] = NONE;
