@@ -625,6 +625,7 @@ int cmd_record(int argc, char **argv)
 			python = NULL;
 		}
 	}
+	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = &o.s;
 	ctx.target = &t;
 	ctx.stacks = &stacks;
@@ -640,7 +641,7 @@ int cmd_record(int argc, char **argv)
 		ops = &sampler_ptrace;
 	}
 	rc = ops->start(&state, &ctx, err, sizeof(err));
-	if (rc < 0 && ops == &sampler_perf && o.mode == MODE_AUTO &&
+	if (rc < 0 && ops == &sampler_perf && o.mode == MODE_AUTO && !o.s.kernel &&
 	    (rc == -EACCES || rc == -EPERM || rc == -ENOSYS || rc == -ENOTSUP)) {
 		if (!o.quiet)
 			fprintf(stderr, "scorch: perf_event_open is not permitted (%s): using ptrace "
@@ -653,14 +654,13 @@ int cmd_record(int argc, char **argv)
 			snprintf(err, sizeof(err), "%s", err2);
 	}
 	if (rc < 0) {
-		if (rc == -EACCES || rc == -EPERM)
-			error("cannot sample: %s", err);
-		else
-			error("cannot sample: %s", err);
+		error("cannot sample: %s", err);
 		state = NULL;
 		goto out;
 	}
 
+	if (ctx.notice[0] && !o.quiet)
+		fprintf(stderr, "scorch: %s\n", ctx.notice);
 	if (t.launched) {
 		rc = target_release(&t, err, sizeof(err));
 		if (rc < 0) {

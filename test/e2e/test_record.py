@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import compile_fixture, read_folded, run, scorch, share, perf_event_allowed
+from conftest import SCORCH, compile_fixture, read_folded, run, scorch, share, perf_event_allowed
 
 needs_perf = pytest.mark.skipif(not perf_event_allowed(),
                                 reason="perf_event_open is not permitted here "
@@ -309,3 +309,86 @@ def test_usage_errors(tmp):
     assert r.returncode == 2 and "format" in r.stderr
     r = scorch("record", "--help")
     assert r.returncode == 0 and "usage: scorch record" in r.stdout
+
+
+@needs_perf
+def test_duration_with_a_command_writes_then_waits_for_it(tmp):
+    exe = compile_fixture("cpu_shares.c")
+    out = Path(tmp) / "d.folded"
+    proc = subprocess.Popen([SCORCH, "record", "--mode", "perf", "-d", "0.5", "-o", str(out),
+                             "--", str(exe), "1.5", "9"], stderr=subprocess.PIPE, text=True)
+    # the output is on disk while the command still runs
+    deadline = time.monotonic() + 30
+    while not out.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert out.exists() and proc.poll() is None
+    assert proc.wait(timeout=60) == 9, proc.stderr.read()
+    assert share(read_folded(out), has("burn_sixty")) > 0.3
+
+
+@needs_perf
+def test_kill_int_is_passed_to_the_command(tmp):
+    exe = compile_fixture("cpu_shares.c")
+    out = Path(tmp) / "k.folded"
+    proc = subprocess.Popen([SCORCH, "record", "--mode", "perf", "-o", str(out),
+                             "--", str(exe), "30"], stderr=subprocess.PIPE, text=True)
+    time.sleep(1)
+    proc.send_signal(signal.SIGINT)  # from kill(): the command did not get it
+    assert proc.wait(timeout=30) == 128 + signal.SIGINT, proc.stderr.read()
+    assert sum(read_folded(out).values()) > 0
+
+
+@needs_perf
+def test_status_line_on_a_terminal(tmp):
+    import pty
+    exe = compile_fixture("cpu_shares.c")
+    out = Path(tmp) / "t.folded"
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen([SCORCH, "record", "--mode", "perf", "-o", str(out),
+                                 "--", str(exe), "0.8"], stderr=slave, stdout=subprocess.DEVNULL)
+        os.close(slave)
+        text = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            text += chunk
+        assert proc.wait(timeout=60) == 0
+    finally:
+        os.close(master)
+    text = text.decode(errors="replace")
+    assert re.search(r"\rscorch: recording [\d.]+ s, \d+ samples \(\d+/s\), \d+ lost", text), text
+    assert "wrote" in text
+
+
+def kernel_frames_allowed():
+    try:
+        level = int(Path("/proc/sys/kernel/perf_event_paranoid").read_text())
+    except OSError:
+        return False
+    return os.geteuid() == 0 or level <= 1
+
+
+@needs_perf
+@pytest.mark.parametrize("callgraph", ["dwarf", "fp"])
+def test_kernel_frames(tmp, callgraph):
+    if not kernel_frames_allowed():
+        pytest.skip("kernel frames need kernel.perf_event_paranoid <= 1 or CAP_PERFMON")
+    dd = shutil.which("dd")
+    r, stacks = record(tmp, "-F", "999", "--kernel", "--call-graph", callgraph,
+                       cmd=[dd, "if=/dev/zero", "of=/dev/null", "bs=1k", "count=200000"])
+    assert r.returncode == 0, r.stderr
+    # dd spends most of its time in read and write system calls
+    assert share(stacks, lambda f: f.endswith("_[k]")) > 0.3
+    for s in stacks:
+        ks = [i for i, f in enumerate(s) if f.endswith("_[k]")]
+        if ks:  # kernel frames are the leaf end of a stack, below the user frames
+            assert ks == list(range(ks[0], len(s))), s
+    # without --kernel there are none
+    r, stacks = record(tmp, "-F", "499", "--call-graph", callgraph, out="nok.folded",
+                       cmd=[dd, "if=/dev/zero", "of=/dev/null", "bs=1k", "count=50000"])
+    assert share(stacks, lambda f: f.endswith("_[k]")) == 0
