@@ -479,14 +479,17 @@ static void human_size(uint64_t bytes, char *out, size_t len)
 		snprintf(out, len, "%" PRIu64 " bytes", bytes);
 }
 
-static size_t count_processes(const struct stacks *s)
+/* Distinct processes (by_pid) or threads among the threads seen; a thread that
+ * exec'd is recorded once per address space but counts once. */
+static size_t count_distinct(const struct stacks *s, bool by_pid)
 {
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->nthreads; i++) {
+		uint32_t key = by_pid ? s->threads[i].pid : s->threads[i].tid;
 		bool seen = false;
 		for (size_t j = 0; j < i && !seen; j++)
-			seen = s->threads[j].pid == s->threads[i].pid;
+			seen = (by_pid ? s->threads[j].pid : s->threads[j].tid) == key;
 		n += !seen;
 	}
 	return n;
@@ -622,6 +625,7 @@ int cmd_record(int argc, char **argv)
 			python = NULL;
 		}
 	}
+	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = &o.s;
 	ctx.target = &t;
 	ctx.stacks = &stacks;
@@ -637,7 +641,7 @@ int cmd_record(int argc, char **argv)
 		ops = &sampler_ptrace;
 	}
 	rc = ops->start(&state, &ctx, err, sizeof(err));
-	if (rc < 0 && ops == &sampler_perf && o.mode == MODE_AUTO &&
+	if (rc < 0 && ops == &sampler_perf && o.mode == MODE_AUTO && !o.s.kernel &&
 	    (rc == -EACCES || rc == -EPERM || rc == -ENOSYS || rc == -ENOTSUP)) {
 		if (!o.quiet)
 			fprintf(stderr, "scorch: perf_event_open is not permitted (%s): using ptrace "
@@ -650,14 +654,13 @@ int cmd_record(int argc, char **argv)
 			snprintf(err, sizeof(err), "%s", err2);
 	}
 	if (rc < 0) {
-		if (rc == -EACCES || rc == -EPERM)
-			error("cannot sample: %s", err);
-		else
-			error("cannot sample: %s", err);
+		error("cannot sample: %s", err);
 		state = NULL;
 		goto out;
 	}
 
+	if (ctx.notice[0] && !o.quiet)
+		fprintf(stderr, "scorch: %s\n", ctx.notice);
 	if (t.launched) {
 		rc = target_release(&t, err, sizeof(err));
 		if (rc < 0) {
@@ -773,6 +776,8 @@ int cmd_record(int argc, char **argv)
 	}
 	if (!o.quiet) {
 		double secs = (double)(t_end - t0) / 1e9;
+		size_t nthreads = count_distinct(&stacks, false);
+		size_t nprocs = count_distinct(&stacks, true);
 		char size[32] = "";
 		struct stat st;
 
@@ -782,8 +787,8 @@ int cmd_record(int argc, char **argv)
 			"scorch: %" PRIu64 " samples (%" PRIu64 " lost) from %zu thread%s of %zu "
 			"process%s in %.2f s (%s mode, %" PRIu32 " Hz); %.1f%% of stacks unwound to "
 			"the root%s\n",
-			stacks.samples, stacks.lost, stacks.nthreads, stacks.nthreads == 1 ? "" : "s",
-			count_processes(&stacks), count_processes(&stacks) == 1 ? "" : "es", secs,
+			stacks.samples, stacks.lost, nthreads, nthreads == 1 ? "" : "s", nprocs,
+			nprocs == 1 ? "" : "es", secs,
 			ops->name, o.s.freq_hz,
 			stacks.samples ? 100.0 * (double)stacks.complete / (double)stacks.samples
 				       : 0.0,
