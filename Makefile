@@ -30,6 +30,8 @@ endif
 SRCS       := $(sort $(wildcard common/*.c profiler/*.c symbolizer/*.c render/*.c))
 OBJS       := $(SRCS:%.c=$(BUILD)/%.o)
 LIB_OBJS   := $(filter-out $(BUILD)/profiler/main.o,$(OBJS))
+# the command files call die()/usage_error() of main.c: unit tests link the libraries only
+LIB_OBJS   := $(filter-out $(BUILD)/profiler/cmd_%.o,$(LIB_OBJS))
 UNIT_SRCS  := $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS  := $(UNIT_SRCS:%.c=$(BUILD)/%)
 FUZZ_SRCS  := $(sort $(wildcard test/fuzz/fuzz_*.c))
@@ -104,3 +106,8 @@ clean:
 	rm -rf build build-asan scorch demo.svg
 
 -include $(OBJS:.o=.d)
+
+# The command files (profiler/cmd_*.c) call die() and usage_error() from main.c: keep
+# them out of the unit tests' and fuzz replays' link, as main.c is. (Recipes expand
+# LIB_OBJS when they run, so this later assignment is the one they use.)
+LIB_OBJS := $(filter-out $(BUILD)/profiler/cmd_%.o,$(LIB_OBJS))

@@ -237,13 +237,14 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 	return n;
 }
 
-static int64_t add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count,
-		   uint64_t before, bool diff)
+static int64_t add(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
+		   uint64_t count, uint64_t before, bool diff)
 {
-	uint32_t node = 0;
+	uint32_t node = at;
+	size_t depth = n;
 
-	if (n > UINT32_MAX)
-		return -EOVERFLOW;
+	if (n > UINT32_MAX || at >= p->nnodes)
+		return at >= p->nnodes ? -EINVAL : -EOVERFLOW;
 	for (size_t i = 0; i < n; i++) {
 		node = child_get(p, node, frames[i]);
 		if (node == PROFILE_NONE)
@@ -256,33 +257,58 @@ static int64_t add(struct profile *p, const uint32_t *frames, size_t n, uint64_t
 		if (diff && p->base[m] > UINT64_MAX - before)
 			return -EOVERFLOW;
 	}
+	if (diff && p->base_total > UINT64_MAX - before)
+		return -EOVERFLOW;
 	p->nodes[node].self += count;
 	for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
 		p->nodes[m].total += count;
 		if (diff)
 			p->base[m] += before;
 	}
+	for (uint32_t m = at; m != 0 && m != PROFILE_NONE; m = p->nodes[m].parent)
+		depth++;
 	if (diff)
 		p->base_total += before;
-	if (n > p->maxdepth)
-		p->maxdepth = (uint32_t)n;
+	if (depth > p->maxdepth)
+		p->maxdepth = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
 	return node;
 }
 
-int64_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
-{
-	return add(p, frames, n, count, 0, false);
-}
-
-int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, uint64_t before,
-			 uint64_t after)
+static int base_init(struct profile *p)
 {
 	if (!p->base) {
 		if (GROW(p->base, p->base_cap, p->nnodes) < 0)
 			return -ENOMEM;
 		memset(p->base, 0, p->nnodes * sizeof(*p->base));
 	}
-	return add(p, frames, n, after, before, true);
+	return 0;
+}
+
+int64_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
+{
+	return add(p, 0, frames, n, count, 0, false);
+}
+
+int64_t profile_add_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
+		       uint64_t count)
+{
+	return add(p, at, frames, n, count, 0, false);
+}
+
+int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, uint64_t before,
+			 uint64_t after)
+{
+	if (base_init(p) < 0)
+		return -ENOMEM;
+	return add(p, 0, frames, n, after, before, true);
+}
+
+int64_t profile_add_diff_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
+			    uint64_t before, uint64_t after)
+{
+	if (base_init(p) < 0)
+		return -ENOMEM;
+	return add(p, at, frames, n, after, before, true);
 }
 
 int64_t profile_add_mapping(struct profile *p, const struct profile_mapping *m)

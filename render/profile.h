@@ -169,6 +169,13 @@ int64_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_
  * the AFTER counts, base[] the BEFORE counts. */
 int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, uint64_t before,
 			 uint64_t after);
+/* As profile_add and profile_add_diff, for the stack made of the path to node at
+ * (0 = the root) followed by frames[0..n): readers that see many stacks sharing a
+ * prefix (sorted folded lines) skip looking it up again. Same returns. */
+int64_t profile_add_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
+		       uint64_t count);
+int64_t profile_add_diff_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
+			    uint64_t before, uint64_t after);
 
 /* Detail tables; each returns the new index, or -ENOMEM. */
 int64_t profile_add_mapping(struct profile *p, const struct profile_mapping *m);

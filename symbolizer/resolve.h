@@ -34,6 +34,12 @@ struct resolve_opts {
 struct resolve_stats {
 	size_t addresses;   /* unique addresses resolved */
 	size_t unresolved;  /* of them, with no symbol (module+0xOFF or [unknown]) */
+	size_t files;       /* ELF files opened */
+	size_t kernel;      /* unique kernel addresses */
+	bool kernel_hidden; /* /proc/kallsyms showed only zero addresses (kptr_restrict, or
+			       perf_event_paranoid without CAP_SYSLOG): every kernel part of
+			       a stack is one [kernel] frame */
+	size_t jit;         /* unique addresses named from a perf-PID.map */
 };
 
 /* Resolves stacks (whose addresses live in maps) into p, which must be empty of
