@@ -2,9 +2,14 @@
 on the machine: Debian's python3.11 (stripped, static, not PIE) and the pyenv builds
 (shared libpython). A missing interpreter is a skip that names it.
 
-Each scenario runs a script of test/fixtures/python/ under `scorch record` and looks
-at the folded stacks, where a Python frame reads `func (file.py)` or, with --lines,
-`func (file.py:LINE)`."""
+Each scenario runs a script of test/fixtures/python/ (which burns the CPU seconds
+given, so that a loaded machine changes the wall time, not the shares) under
+`scorch record` and looks at the folded stacks, where a Python frame reads
+`func (file.py)` or, with --lines, `func (file.py:LINE)`.
+
+Shares, lines and frame order are checked in ptrace mode, where the Python chain is
+read while the thread is stopped; perf mode reads it after the sample (docs/python.md)
+and is checked on what holds whatever the delay: the dominant function and merging."""
 import collections
 import glob
 import os
@@ -18,7 +23,9 @@ import pytest
 from conftest import FIXTURES, read_folded, run, scorch, share
 
 PYDIR = FIXTURES / "python"
-FREQ = "499"
+FREQ = "999"
+PTRACE = ("--mode", "ptrace")
+PERF = ("--mode", "perf")
 PYFRAME = re.compile(r"^(?P<func>.*) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -80,7 +87,7 @@ def marked_line(script, marker):
 
 
 def test_hot_function_and_line(py, tmp_path_factory):
-    stacks, _ = record(tmp_path_factory, py[0], "quad.py", 2.5, "--lines")
+    stacks, _ = record(tmp_path_factory, py[0], "quad.py", 1.2, "--lines", *PTRACE)
     assert share(stacks, is_func("quadratic")) >= 0.90
     # the caller chain reads <module> -> main -> quadratic, root first
     chain = [c for frames, c in stacks.items()
@@ -97,7 +104,7 @@ def test_hot_function_and_line(py, tmp_path_factory):
 
 
 def test_zlib_native_below_python(py, tmp_path_factory):
-    stacks, _ = record(tmp_path_factory, py[0], "zlibloop.py", 1.5)
+    stacks, _ = record(tmp_path_factory, py[0], "zlibloop.py", 0.5, *PTRACE)
     total = sum(stacks.values())
     in_deflate = {fr: c for fr, c in stacks.items() if any(f == "deflate" for f in fr)}
     assert sum(in_deflate.values()) >= 0.5 * total
@@ -117,7 +124,7 @@ def test_zlib_native_below_python(py, tmp_path_factory):
 
 
 def test_threads_each_with_own_share(py, tmp_path_factory):
-    stacks, _ = record(tmp_path_factory, py[0], "threads.py", 2)
+    stacks, _ = record(tmp_path_factory, py[0], "threads.py", 0.8, *PTRACE)
     alpha, beta = is_func("alpha_worker"), is_func("beta_worker")
     assert share(stacks, alpha) >= 0.2
     assert share(stacks, beta) >= 0.2
@@ -125,7 +132,7 @@ def test_threads_each_with_own_share(py, tmp_path_factory):
 
 
 def test_names(py, tmp_path_factory):
-    stacks, _ = record(tmp_path_factory, py[0], "names.py", 2.5)
+    stacks, _ = record(tmp_path_factory, py[0], "names.py", 1, *PTRACE)
     new = py[1] >= 11  # co_qualname
     method = "Worker.spin" if new else "spin"
     lam = "größe.<locals>.<lambda>" if new else "<lambda>"
@@ -141,14 +148,14 @@ def test_names(py, tmp_path_factory):
 def test_python_only_and_no_python(interp, tmp_path_factory):
     if not os.access(interp, os.X_OK):
         pytest.skip(f"{interp} is not installed")
-    only, _ = record(tmp_path_factory, interp, "zlibloop.py", 1.5, "--python-only")
+    only, _ = record(tmp_path_factory, interp, "zlibloop.py", 0.5, "--python-only", *PTRACE)
     total = sum(only.values())
     pure = sum(c for fr, c in only.items() if all(pyframe(f) for f in fr))
-    assert pure >= 0.95 * total  # the rest: before the interpreter ran Python
+    assert pure >= 0.9 * total  # the rest: before the interpreter ran Python
     assert not any(any(pyframe(f) for f in fr) and not all(pyframe(f) for f in fr)
                    for fr in only)
     assert share(only, is_func("compress_all")) >= 0.8
-    native, _ = record(tmp_path_factory, interp, "zlibloop.py", 1.5, "--no-python")
+    native, _ = record(tmp_path_factory, interp, "zlibloop.py", 0.5, "--no-python", *PTRACE)
     assert not any(pyframe(f) for fr in native for f in fr)
     assert share(native, lambda f: f == "deflate") >= 0.5
 
@@ -176,8 +183,27 @@ def test_top_function_agrees_with_austin(minor, tmp_path_factory):
         pytest.skip(f"no CPython 3.{minor} here")
     if not shutil.which("austin"):
         pytest.skip("austin is not installed (Debian package austin)")
-    stacks, _ = record(tmp_path_factory, found[-1], "split.py", 3)
-    ours = share(stacks, is_func("heavy"))
-    theirs = austin_share(found[-1], "split.py", 3, "heavy", tmp_path_factory.mktemp("austin"))
+    stacks, _ = record(tmp_path_factory, found[-1], "split.py", 1, *PTRACE)
+    # austin sees Python stacks only: compare over the samples that have one
+    python = {fr: c for fr, c in stacks.items() if any(pyframe(f) for f in fr)}
+    assert sum(python.values()) >= 0.9 * sum(stacks.values())
+    ours = share(python, is_func("heavy"))
+    theirs = austin_share(found[-1], "split.py", 1, "heavy", tmp_path_factory.mktemp("austin"))
     assert 0.5 < ours < 0.85, ours
     assert abs(ours - theirs) <= 0.05, (ours, theirs)
+
+
+@pytest.mark.parametrize("interp", ["/usr/bin/python3.11",
+                                    "/root/.pyenv/versions/3.9.18/bin/python3.9",
+                                    "/root/.pyenv/versions/3.13.0/bin/python3.13"])
+def test_perf_mode_merges(interp, tmp_path_factory):
+    """perf mode reads the chain when the ring buffer is drained, after the sample:
+    the dominant function still dominates, merged below the interpreter's entry."""
+    if not os.access(interp, os.X_OK):
+        pytest.skip(f"{interp} is not installed")
+    stacks, _ = record(tmp_path_factory, interp, "quad.py", 1, *PERF)
+    assert share(stacks, is_func("quadratic")) >= 0.7
+    merged = sum(c for fr, c in stacks.items()
+                 if any(f.startswith("PyEval_EvalCode") for f in fr)
+                 and [p[0] for p in map(pyframe, fr) if p][-1:] == ["quadratic"])
+    assert merged >= 0.6 * sum(stacks.values())
