@@ -107,8 +107,8 @@ static bool check_interpreter(const char *interp, int minor)
 	maps_init(&m);
 	stacks_init(&s);
 	assert_int_equal(python_open(&py, &m, err, sizeof(err)), 0);
-	/* the interpreter starts, imports and reaches the loop within a few seconds */
-	for (int tries = 0; tries < 100 && !good; tries++) {
+	/* the interpreter starts, imports and reaches the loop: seconds on a loaded machine */
+	for (int tries = 0; tries < 400 && !good; tries++) {
 		struct timespec ts = {0, 50 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 		maps_release(&m);
