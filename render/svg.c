@@ -851,9 +851,11 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 	/* one id per graph, from what it shows, so that graphs in one page differ */
 	h = hash_u64(s.total ^ hash_u64(s.nframes) ^ hash_u64((uint64_t)s.maxdepth << 32 | s.diff));
 	h ^= hash_u64(((uint64_t)o->inverted << 1 | o->flamechart | (uint64_t)o->width << 8) + h);
-	for (size_t i = 0; i < s.nframes && i < 64; i++)
-		h = hash_u64(h ^ p->nodes[s.frames[i].node].frame ^
-			     (uint64_t)p->nodes[s.frames[i].node].total << 20);
+	for (size_t i = 0; i < s.nframes && i < 64; i++) {
+		size_t nlen;
+		const char *nm = display_name(p, s.frames[i].node, &nlen);
+		h = hash_bytes(nm, nlen, h ^ p->nodes[s.frames[i].node].total);
+	}
 	snprintf(s.id, sizeof(s.id), "fg%08x", (unsigned)(h >> 32));
 
 	put_document(&s);

@@ -392,3 +392,21 @@ def test_kernel_frames(tmp, callgraph):
     r, stacks = record(tmp, "-F", "499", "--call-graph", callgraph, out="nok.folded",
                        cmd=[dd, "if=/dev/zero", "of=/dev/null", "bs=1k", "count=50000"])
     assert share(stacks, lambda f: f.endswith("_[k]")) == 0
+
+
+@needs_perf
+def test_attach_follows_threads_created_later(tmp):
+    exe = compile_fixture("threads8.c", libs=("-pthread",))
+    proc = subprocess.Popen([str(exe), "0.2", "0.8"])  # threads start 0.8 s after launch
+    try:
+        time.sleep(0.2)
+        r, stacks = record(tmp, "-F", "999", "-d", "20", "-p", str(proc.pid))
+        assert r.returncode == 0, r.stderr
+        # recording ended when the process exited, long before -d
+        assert proc.wait(timeout=5) == 0
+        for k in range(8):
+            assert share(stacks, has(f"thread_burn_{k}")) > 0.04, f"thread_burn_{k}"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
