@@ -119,14 +119,14 @@ def test_cpp_names_are_demangled(tmp):
 @needs_perf
 def test_eight_threads_and_per_thread(tmp):
     exe = compile_fixture("threads8.c", libs=("-pthread",))
-    r, stacks = record(tmp, "-F", "999", cmd=[exe, "0.4"])
+    r, stacks = record(tmp, "-F", "999", cmd=[exe, "0.25"])
     assert r.returncode == 0, r.stderr
     for k in range(8):
         got = share(stacks, has(f"thread_burn_{k}"))
         assert got > 0.06, f"thread_burn_{k}: {got:.3f}"
     assert re.search(r"from (9|1\d) threads", r.stderr), r.stderr
 
-    r, stacks = record(tmp, "-F", "999", "--per-thread", out="pt.folded", cmd=[exe, "0.4"])
+    r, stacks = record(tmp, "-F", "999", "--per-thread", out="pt.folded", cmd=[exe, "0.25"])
     assert r.returncode == 0, r.stderr
     roots = set()
     for k in range(8):
