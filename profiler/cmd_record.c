@@ -206,7 +206,7 @@ static void parse_args(int argc, char **argv, struct record_opts *o)
 	o->output = DEFAULT_OUTPUT;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:d:F:o:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:d:F:o:qh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			parse_pids(optarg, o);

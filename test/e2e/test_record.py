@@ -309,6 +309,10 @@ def test_usage_errors(tmp):
     assert r.returncode == 2
     r = scorch("record", "-o", str(Path(tmp) / "x.unknownext"), "--", "true")
     assert r.returncode == 2 and "format" in r.stderr
+    r = scorch("record", "--freq")
+    assert r.returncode == 2 and "needs a value" in r.stderr
+    r = scorch("record", "--bogus", "--", "true")
+    assert r.returncode == 2 and "unknown option '--bogus'" in r.stderr
     r = scorch("record", "--help")
     assert r.returncode == 0 and "usage: scorch record" in r.stdout
 
