@@ -82,6 +82,7 @@ enum rec_kind {
 	REC_EXEC,   /* pid executed a new program */
 	REC_EXIT,   /* process pid exited */
 	REC_REAPED, /* the launched child exited with status; it was reaped */
+	REC_REPEAT, /* tid has not run since its last snapshot: the same stack again */
 };
 
 struct rec {
@@ -110,9 +111,14 @@ struct thr {
 	uint64_t last_nr;  /* last system call seen, to name a restarted one */
 	int stat_fd;       /* /proc/PID/task/TID/stat, or -1 */
 	int sched_fd;      /* /proc/PID/task/TID/schedstat, or -1 */
+	int sc_fd;         /* /proc/PID/task/TID/syscall, or -1 */
 	uint64_t cpu_ns;   /* CPU time at the last tick */
 	uint64_t credit_ns;
 	uint64_t t_interrupt; /* CLOCK_MONOTONIC ns of the PTRACE_INTERRUPT */
+	/* the last snapshot, to tell whether the thread ran since (see tick) */
+	bool have_snap;
+	uint64_t snap_sp, snap_ip, snap_nr;
+	uint64_t runs_stopped; /* times it was switched in, read while stopped there */
 };
 
 /* A process as the caller's thread knows it. */
@@ -157,12 +163,13 @@ struct pstate {
 		uint32_t *stop_ns; /* each timed stop, for the median and p99 */
 		uint32_t *held_ns;
 		size_t nstop, stop_cap, held_cap;
-		uint64_t ticks, late_ticks;
+		uint64_t ticks, late_ticks, repeats;
 	} stats;
 
 	/* caller's thread only */
 	struct ptrace_map procs; /* pid -> struct cproc * */
 	struct ptrace_map seen;  /* asid << 32 | tid -> 1: threads given to stacks_thread */
+	struct ptrace_map last;  /* tid -> struct last *: its last stack */
 	uint64_t lost_reported;
 	sigset_t old_mask; /* the caller's mask before start() */
 };
@@ -298,8 +305,31 @@ static pid_t tgid_of(pid_t tid, pid_t *ppid)
 	return tgid;
 }
 
-/* State letter and CPU time of t; false when the thread is gone. */
-static bool thr_read(struct thr *t, char *state, uint64_t *cpu_ns)
+/* Runtime (ns) and the number of times t was switched in, from schedstat. */
+static bool sched_read(struct thr *t, uint64_t *cpu_ns, uint64_t *runs)
+{
+	char buf[128];
+	unsigned long long a, b, c;
+	ssize_t n;
+
+	if (t->sched_fd < 0)
+		t->sched_fd = open_task_file(t->pid, t->tid, "schedstat");
+	if (t->sched_fd < 0)
+		return false;
+	n = pread(t->sched_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu %llu", &a, &b, &c) != 3)
+		return false;
+	*cpu_ns = a;
+	if (runs)
+		*runs = c;
+	return true;
+}
+
+/* State letter, CPU time and switch-ins of t; false when the thread is gone. */
+static bool thr_read(struct thr *t, char *state, uint64_t *cpu_ns, uint64_t *runs)
 {
 	char buf[1024];
 	ssize_t n;
@@ -307,8 +337,6 @@ static bool thr_read(struct thr *t, char *state, uint64_t *cpu_ns)
 
 	if (t->stat_fd < 0)
 		t->stat_fd = open_task_file(t->pid, t->tid, "stat");
-	if (t->sched_fd < 0)
-		t->sched_fd = open_task_file(t->pid, t->tid, "schedstat");
 	if (t->stat_fd < 0)
 		return false;
 	n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
@@ -320,32 +348,28 @@ static bool thr_read(struct thr *t, char *state, uint64_t *cpu_ns)
 		return false;
 	*state = p[2];
 	*cpu_ns = 0;
-	if (t->sched_fd >= 0) {
-		n = pread(t->sched_fd, buf, sizeof(buf) - 1, 0);
-		if (n > 0) {
-			buf[n] = 0;
-			*cpu_ns = strtoull(buf, NULL, 10);
-		}
-	}
+	*runs = UINT64_MAX;
+	sched_read(t, cpu_ns, runs);
 	return true;
 }
 
 static struct thr *thr_add(struct pstate *st, pid_t tid, pid_t pid)
 {
 	struct thr *t = calloc(1, sizeof(*t));
+	uint64_t runs;
 	char state;
 
 	if (!t)
 		return NULL;
 	t->tid = tid;
 	t->pid = pid;
-	t->stat_fd = t->sched_fd = -1;
+	t->stat_fd = t->sched_fd = t->sc_fd = -1;
 	t->last_nr = STACK_WAIT_UNKNOWN;
 	if (ptrace_map_put(&st->thr, (uint64_t)tid, (uint64_t)(uintptr_t)t) < 0) {
 		free(t);
 		return NULL;
 	}
-	if (!thr_read(t, &state, &t->cpu_ns))
+	if (!thr_read(t, &state, &t->cpu_ns, &runs))
 		t->cpu_ns = 0;
 	return t;
 }
@@ -357,6 +381,8 @@ static void thr_drop(struct pstate *st, struct thr *t)
 		close(t->stat_fd);
 	if (t->sched_fd >= 0)
 		close(t->sched_fd);
+	if (t->sc_fd >= 0)
+		close(t->sc_fd);
 	free(t);
 }
 
@@ -429,6 +455,14 @@ static void record_stop(struct pstate *st, struct thr *t, uint64_t t_seen)
 	s->held_ns[s->nstop++] = held > UINT32_MAX ? UINT32_MAX : (uint32_t)held;
 }
 
+/* The return values of a system call that was sleeping when a signal or an interrupt
+ * came: -EINTR, or the kernel's -ERESTARTSYS (512), -ERESTARTNOINTR (513),
+ * -ERESTARTNOHAND (514) and -ERESTART_RESTARTBLOCK (516) before the restart. */
+static bool interrupted_rc(int64_t rax)
+{
+	return rax == -EINTR || rax == -512 || rax == -513 || rax == -514 || rax == -516;
+}
+
 /* Takes the sample t waits for; t is in a ptrace-stop. The caller resumes t, then
  * queues the record (push), so that the thread never waits for the queue. */
 static struct rec *take_sample(struct pstate *st, struct thr *t)
@@ -448,6 +482,11 @@ static struct rec *take_sample(struct pstate *st, struct thr *t)
 	rec->count = t->count ? t->count : 1;
 	rec->off_cpu = t->off_cpu;
 	rec->wait = STACK_WAIT_UNKNOWN;
+	/* a system call our interrupt broke off was sleeping, whatever the state read
+	 * before the interrupt said (a thread woken to answer an earlier interrupt is
+	 * runnable for a while) */
+	if (st->wall && (int64_t)r.orig_rax >= 0 && interrupted_rc((int64_t)r.rax))
+		rec->off_cpu = true;
 	if ((int64_t)r.orig_rax >= 0) {
 		uint64_t nr = r.orig_rax;
 		/* a sleep interrupted by an earlier tick goes on as restart_syscall(2) */
@@ -490,11 +529,20 @@ static void sample_and_resume(struct pstate *st, struct thr *t, int sig)
 {
 	uint64_t t0 = now_ns();
 	struct rec *rec = t->want ? take_sample(st, t) : NULL;
+	uint64_t cpu;
 
+	/* how often it was switched in, while it cannot be: after the resume, a change
+	 * means it ran (see unchanged) */
+	if (rec)
+		t->have_snap = sched_read(t, &cpu, &t->runs_stopped);
 	resume(t->tid, sig);
 	record_stop(st, t, t0);
-	if (rec)
+	if (rec) {
+		t->snap_sp = rec->regs[UNWIND_REG_RSP];
+		t->snap_ip = rec->regs[UNWIND_REG_RIP];
+		t->snap_nr = rec->wait;
 		push(st, rec);
+	}
 }
 
 /* t will not give the sample it was interrupted for. */
@@ -574,8 +622,11 @@ static void exec_event(struct pstate *st, struct thr *t)
 		close(t->stat_fd);
 	if (t->sched_fd >= 0)
 		close(t->sched_fd);
-	t->stat_fd = t->sched_fd = -1;
+	if (t->sc_fd >= 0)
+		close(t->sc_fd);
+	t->stat_fd = t->sched_fd = t->sc_fd = -1;
 	t->last_nr = STACK_WAIT_UNKNOWN;
+	t->have_snap = false;
 	t->trap_pending = t->want = t->listening = false;
 	push_event(st, REC_EXEC, t->pid, 0, 0);
 }
@@ -669,6 +720,58 @@ static bool drain(struct pstate *st)
 
 /* ---- ticks ---------------------------------------------------------------------------- */
 
+/* Whether t is where its last snapshot left it: it was not switched in since it was
+ * resumed (schedstat's third field, read while it was stopped), or it sleeps in the same system call with the same stack and program counter
+ * (/proc/PID/task/TID/syscall: "nr args... sp pc" while blocked). Waking up to answer
+ * an interrupt costs a little CPU, so the second test is what spares an idle thread
+ * from being stopped at every wall-clock tick. */
+static bool unchanged(struct thr *t, char state, uint64_t runs)
+{
+	char buf[256];
+	unsigned long long nr, sp, pc;
+	ssize_t n;
+
+	if (!t->have_snap)
+		return false;
+	if (runs == t->runs_stopped)
+		return true;
+	if (state != 'S' && state != 'D')
+		return false;
+	if (t->sc_fd < 0)
+		t->sc_fd = open_task_file(t->pid, t->tid, "syscall");
+	if (t->sc_fd < 0)
+		return false;
+	n = pread(t->sc_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %*s %*s %*s %*s %*s %*s %llx %llx", &nr, &sp, &pc) != 3)
+		return false; /* "running", or -1 (not in a system call) */
+	if (sp != t->snap_sp || pc != t->snap_ip)
+		return false;
+	return nr == t->snap_nr || (nr == SYS_restart_syscall && t->snap_nr != STACK_WAIT_UNKNOWN);
+}
+
+static void repeat(struct pstate *st, struct thr *t)
+{
+	struct rec *r = calloc(1, sizeof(*r));
+
+	if (!r) {
+		pthread_mutex_lock(&st->lock);
+		st->lost += t->count;
+		pthread_mutex_unlock(&st->lock);
+		return;
+	}
+	r->kind = REC_REPEAT;
+	r->pid = t->pid;
+	r->tid = t->tid;
+	r->count = t->count;
+	r->off_cpu = t->off_cpu;
+	r->wait = t->snap_nr;
+	st->stats.repeats++;
+	push(st, r);
+}
+
 /* Interrupts the threads due for a sample; returns how many. */
 static uint64_t tick(struct pstate *st, uint64_t now)
 {
@@ -679,12 +782,12 @@ static uint64_t tick(struct pstate *st, uint64_t now)
 	st->stats.ticks++;
 	while (ptrace_map_next(&st->thr, &i, NULL, &v)) {
 		struct thr *t = (struct thr *)(uintptr_t)v;
-		uint64_t cpu = 0;
+		uint64_t cpu = 0, runs = 0;
 		char state = 0;
 
 		if (!t->started || t->listening)
 			continue;
-		if (!thr_read(t, &state, &cpu))
+		if (!thr_read(t, &state, &cpu, &runs))
 			continue;
 		if (state == 'Z' || state == 'X' || state == 'x' || state == 'T' || state == 't')
 			continue;
@@ -693,8 +796,15 @@ static uint64_t tick(struct pstate *st, uint64_t now)
 		t->cpu_ns = cpu;
 		if (t->credit_ns > MAX_CREDIT_PERIODS * st->period_ns)
 			t->credit_ns = MAX_CREDIT_PERIODS * st->period_ns;
-		if (t->trap_pending || t->want)
-			continue; /* the last interrupt is not answered yet (e.g. vfork parent) */
+		if (t->want) {
+			/* the last interrupt is not answered yet (the thread waits for a CPU,
+			 * or is a vfork parent): its sample will stand for this tick too */
+			if (st->wall && t->count < UINT32_MAX)
+				t->count++;
+			continue;
+		}
+		if (t->trap_pending)
+			continue;
 		if (st->wall) {
 			t->count = 1;
 			t->off_cpu = state != 'R';
@@ -708,6 +818,13 @@ static uint64_t tick(struct pstate *st, uint64_t now)
 			t->credit_ns -= n * st->period_ns;
 			t->count = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 			t->off_cpu = false;
+		}
+		if (unchanged(t, state, runs)) {
+			/* it has not run since its last snapshot: the same stack, without
+			 * stopping it (a runnable thread that keeps waiting for a CPU would
+			 * otherwise be stopped again before it ran one instruction) */
+			repeat(st, t);
+			continue;
 		}
 		t->t_interrupt = now;
 		if (ptrace(PTRACE_INTERRUPT, t->tid, NULL, NULL) < 0)
@@ -1102,15 +1219,94 @@ static int do_unwind(struct pstate *st, uint32_t asid, const struct rec *r, uint
 	return unwind_stack(st->ctx->unwind, asid, &snap, out, cap, complete);
 }
 
+/* Adds r->count samples of the native stack addrs[0..n) (leaf first, room for one
+ * more entry in front) of thread r->tid: off-CPU ones get the system call as leaf. */
+static void emit(struct pstate *st, uint32_t asid, const struct rec *r, uint64_t *addrs, size_t n,
+		 bool complete)
+{
+	struct sampler_ctx *ctx = st->ctx;
+	uint32_t flags = complete ? STACK_COMPLETE : 0;
+	uint64_t seen_key = (uint64_t)asid << 32 | (uint32_t)r->tid;
+	uint64_t *out = addrs + 1;
+
+	if (r->off_cpu) {
+		addrs[0] = stack_make(STACK_TAG_WAIT, r->wait);
+		flags |= STACK_OFF_CPU;
+		out = addrs;
+		n++;
+	}
+	if (!ptrace_map_get(&st->seen, seen_key, NULL)) {
+		char comm[16];
+		read_comm(r->pid, r->tid, comm, sizeof(comm));
+		if (!comm[0]) {
+			strncpy(comm, ctx->maps->spaces[asid].comm, sizeof(comm) - 1);
+			comm[sizeof(comm) - 1] = 0;
+		}
+		if (stacks_thread(ctx->stacks, asid, (uint32_t)r->pid, (uint32_t)r->tid, comm) == 0)
+			ptrace_map_put(&st->seen, seen_key, 1);
+	}
+	for (uint32_t i = 0; i < r->count; i++)
+		if (sampler_emit(ctx, asid, (uint32_t)r->pid, (uint32_t)r->tid, flags, out,
+				 (uint32_t)n) < 0)
+			ctx->stacks->lost++;
+}
+
+/* The last stack of a thread, for REC_REPEAT. */
+struct last {
+	uint32_t asid;
+	bool complete;
+	size_t n, cap;
+	uint64_t *addrs; /* native stack, leaf first */
+};
+
+static void remember(struct pstate *st, pid_t tid, uint32_t asid, const uint64_t *addrs, size_t n,
+		     bool complete)
+{
+	struct last *l;
+	uint64_t v;
+
+	if (ptrace_map_get(&st->last, (uint64_t)tid, &v)) {
+		l = (struct last *)(uintptr_t)v;
+	} else {
+		l = calloc(1, sizeof(*l));
+		if (!l)
+			return;
+		if (ptrace_map_put(&st->last, (uint64_t)tid, (uint64_t)(uintptr_t)l) < 0) {
+			free(l);
+			return;
+		}
+	}
+	if (GROW(l->addrs, l->cap, n) < 0) {
+		l->n = 0;
+		return;
+	}
+	memcpy(l->addrs, addrs, n * sizeof(*addrs));
+	l->n = n;
+	l->asid = asid;
+	l->complete = complete;
+}
+
+static void process_repeat(struct pstate *st, const struct rec *r)
+{
+	uint64_t out[SAMPLER_MAX_DEPTH];
+	struct last *l;
+	uint64_t v;
+
+	if (!ptrace_map_get(&st->last, (uint64_t)r->tid, &v) ||
+	    !(l = (struct last *)(uintptr_t)v)->n) {
+		st->ctx->stacks->lost += r->count;
+		return;
+	}
+	memcpy(out + 1, l->addrs, l->n * sizeof(*out));
+	emit(st, l->asid, r, out, l->n, l->complete);
+}
+
 static void process_sample(struct pstate *st, const struct rec *r)
 {
 	struct sampler_ctx *ctx = st->ctx;
 	uint64_t out[SAMPLER_MAX_DEPTH];
 	struct cproc *p = cproc_get(st, r->pid);
-	size_t off = r->off_cpu ? 1 : 0;
 	bool complete = false;
-	uint32_t flags = 0;
-	uint64_t seen_key;
 	int n;
 
 	if (!p && !(p = cproc_new(st, r->pid, -1))) {
@@ -1119,35 +1315,16 @@ static void process_sample(struct pstate *st, const struct rec *r)
 	}
 	if (!maps_lookup(ctx->maps, p->asid, r->regs[UNWIND_REG_RIP]))
 		reread_maps(st, p, r->pid);
-	n = do_unwind(st, p->asid, r, out + off, SAMPLER_MAX_DEPTH - off, &complete);
-	if (n > 0 && !complete && !maps_lookup(ctx->maps, p->asid, stack_value(out[off + n - 1])) &&
+	n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
+	if (n > 0 && !complete && !maps_lookup(ctx->maps, p->asid, stack_value(out[n])) &&
 	    reread_maps(st, p, r->pid))
-		n = do_unwind(st, p->asid, r, out + off, SAMPLER_MAX_DEPTH - off, &complete);
+		n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
 	if (n <= 0) {
 		ctx->stacks->failed += r->count;
 		return;
 	}
-	if (r->off_cpu) {
-		out[0] = stack_make(STACK_TAG_WAIT, r->wait);
-		flags |= STACK_OFF_CPU;
-	}
-	if (complete)
-		flags |= STACK_COMPLETE;
-	seen_key = (uint64_t)p->asid << 32 | (uint32_t)r->tid;
-	if (!ptrace_map_get(&st->seen, seen_key, NULL)) {
-		char comm[16];
-		read_comm(r->pid, r->tid, comm, sizeof(comm));
-		if (!comm[0]) {
-			strncpy(comm, ctx->maps->spaces[p->asid].comm, sizeof(comm) - 1);
-			comm[sizeof(comm) - 1] = 0;
-		}
-		if (stacks_thread(ctx->stacks, p->asid, (uint32_t)r->pid, (uint32_t)r->tid, comm) == 0)
-			ptrace_map_put(&st->seen, seen_key, 1);
-	}
-	for (uint32_t i = 0; i < r->count; i++)
-		if (sampler_emit(ctx, p->asid, (uint32_t)r->pid, (uint32_t)r->tid, flags, out,
-				 (uint32_t)(n + off)) < 0)
-			ctx->stacks->lost++;
+	remember(st, r->tid, p->asid, out + 1, (size_t)n, complete);
+	emit(st, p->asid, r, out, (size_t)n, complete);
 }
 
 static void process(struct pstate *st, struct rec *r)
@@ -1158,6 +1335,9 @@ static void process(struct pstate *st, struct rec *r)
 	switch (r->kind) {
 	case REC_SAMPLE:
 		process_sample(st, r);
+		break;
+	case REC_REPEAT:
+		process_repeat(st, r);
 		break;
 	case REC_ATTACH: {
 		/* the CLI may have made its address space already (and read its mappings) */
@@ -1249,6 +1429,12 @@ static void free_state(struct pstate *st)
 	while (ptrace_map_next(&st->procs, &i, NULL, &v))
 		free((void *)(uintptr_t)v);
 	ptrace_map_release(&st->procs);
+	i = 0;
+	while (ptrace_map_next(&st->last, &i, NULL, &v)) {
+		free(((struct last *)(uintptr_t)v)->addrs);
+		free((void *)(uintptr_t)v);
+	}
+	ptrace_map_release(&st->last);
 	ptrace_map_release(&st->seen);
 	ptrace_map_release(&st->thr);
 	free(st->roots);
@@ -1293,10 +1479,10 @@ static void write_stats(struct pstate *st)
 		"samples %" PRIu64 " stops %" PRIu64 " held_us_mean %.1f held_us_median %.1f "
 		"held_us_p99 %.1f interrupt_to_resume_us_mean %.1f interrupt_to_resume_us_median %.1f "
 		"interrupt_to_resume_us_p99 %.1f interrupt_to_resume_us_max %.1f ticks %" PRIu64
-		" late_ticks %" PRIu64 "\n",
+		" late_ticks %" PRIu64 " repeats %" PRIu64 "\n",
 		s->samples, s->stops, s->stops ? (double)s->held_ns_sum / (double)s->stops / 1e3 : 0,
 		hmed, hp99, s->stops ? (double)s->stop_ns_sum / (double)s->stops / 1e3 : 0, med, p99,
-		(double)s->stop_ns_max / 1e3, s->ticks, s->late_ticks);
+		(double)s->stop_ns_max / 1e3, s->ticks, s->late_ticks, s->repeats);
 	fclose(f);
 }
 

@@ -10,6 +10,7 @@
 #include "profiler/stacks.h"
 #include "profiler/unwind.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -484,6 +485,57 @@ static void test_vdso(void **state)
 	finish(&c);
 }
 
+/* A second thread's chain ends in libc's start_thread and clone3, complete. */
+static void test_thread(void **state)
+{
+	struct child c;
+	uint64_t out[MAX_FRAMES];
+	bool complete;
+	char buf[4096], path[64];
+	pid_t leader, tid = 0;
+	int n, st;
+	DIR *d;
+	struct dirent *de;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	leader = spawn(exe_plain, "thread", NULL);
+	for (int tries = 0; tries < 200 && !tid; tries++) {
+		usleep(10000);
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)leader);
+		d = opendir(path);
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			if (atoi(de->d_name) > 0 && atoi(de->d_name) != leader)
+				tid = atoi(de->d_name);
+		closedir(d);
+	}
+	assert_true(tid > 0);
+	assert_int_equal(ptrace(PTRACE_SEIZE, tid, 0, 0), 0);
+	c.pid = tid; /* ptrace and process_vm_readv take the thread */
+	load_maps(&c, exe_plain);
+	/* until the thread is past its start-up in libc (in its first instructions
+	 * after clone3, the parent's CFI meets the new, empty stack) */
+	for (int tries = 0; tries < 100; tries++) {
+		assert_int_equal(ptrace(PTRACE_INTERRUPT, tid, 0, 0), 0);
+		assert_int_equal(waitpid(tid, &st, __WALL), tid);
+		free(c.stack);
+		snapshot(&c, STACK_COPY);
+		if (sym_of(&c, stack_make(STACK_TAG_EXACT, c.snap.regs[UNWIND_REG_RIP])))
+			break;
+		assert_int_equal(ptrace(PTRACE_CONT, tid, 0, 0), 0);
+		usleep(10000);
+	}
+	n = unwind_child(&c, out, MAX_FRAMES, &complete);
+	frames(&c, out, n, buf, sizeof(buf));
+	assert_string_equal(buf, "thread_spin;thread_fn;*");
+	assert_true(complete);
+	/* a traced thread must be let go, or the killed leader is never reaped */
+	assert_int_equal(ptrace(PTRACE_DETACH, tid, 0, 0), 0);
+	c.pid = leader;
+	finish(&c);
+}
+
 /* libunwind's own ptrace accessors on the same stopped thread give the same pcs. */
 static void check_upt(const char *mode, const char *arg)
 {
@@ -590,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_through_libc_qsort),
 		cmocka_unit_test(test_signal_frame),
 		cmocka_unit_test(test_vdso),
+		cmocka_unit_test(test_thread),
 		cmocka_unit_test(test_same_as_upt),
 		cmocka_unit_test(test_truncated_copy),
 		cmocka_unit_test(test_depth_limit_and_missing_regs),
