@@ -106,8 +106,3 @@ clean:
 	rm -rf build build-asan scorch demo.svg
 
 -include $(OBJS:.o=.d)
-
-# The command files (profiler/cmd_*.c) call die() and usage_error() from main.c: keep
-# them out of the unit tests' and fuzz replays' link, as main.c is. (Recipes expand
-# LIB_OBJS when they run, so this later assignment is the one they use.)
-LIB_OBJS := $(filter-out $(BUILD)/profiler/cmd_%.o,$(LIB_OBJS))

@@ -206,7 +206,7 @@ static void parse_args(int argc, char **argv, struct record_opts *o)
 	o->output = DEFAULT_OUTPUT;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:d:F:o:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:d:F:o:qh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			parse_pids(optarg, o);
@@ -625,6 +625,7 @@ int cmd_record(int argc, char **argv)
 			python = NULL;
 		}
 	}
+	memset(&ctx, 0, sizeof(ctx));
 	ctx.opts = &o.s;
 	ctx.target = &t;
 	ctx.stacks = &stacks;
@@ -640,7 +641,7 @@ int cmd_record(int argc, char **argv)
 		ops = &sampler_ptrace;
 	}
 	rc = ops->start(&state, &ctx, err, sizeof(err));
-	if (rc < 0 && ops == &sampler_perf && o.mode == MODE_AUTO &&
+	if (rc < 0 && ops == &sampler_perf && o.mode == MODE_AUTO && !o.s.kernel &&
 	    (rc == -EACCES || rc == -EPERM || rc == -ENOSYS || rc == -ENOTSUP)) {
 		if (!o.quiet)
 			fprintf(stderr, "scorch: perf_event_open is not permitted (%s): using ptrace "
@@ -653,14 +654,13 @@ int cmd_record(int argc, char **argv)
 			snprintf(err, sizeof(err), "%s", err2);
 	}
 	if (rc < 0) {
-		if (rc == -EACCES || rc == -EPERM)
-			error("cannot sample: %s", err);
-		else
-			error("cannot sample: %s", err);
+		error("cannot sample: %s", err);
 		state = NULL;
 		goto out;
 	}
 
+	if (ctx.notice[0] && !o.quiet)
+		fprintf(stderr, "scorch: %s\n", ctx.notice);
 	if (t.launched) {
 		rc = target_release(&t, err, sizeof(err));
 		if (rc < 0) {
@@ -786,13 +786,17 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr,
 			"scorch: %" PRIu64 " samples (%" PRIu64 " lost) from %zu thread%s of %zu "
 			"process%s in %.2f s (%s mode, %" PRIu32 " Hz); %.1f%% of stacks unwound to "
-			"the root%s\n",
+			"the root\n",
 			stacks.samples, stacks.lost, nthreads, nthreads == 1 ? "" : "s", nprocs,
 			nprocs == 1 ? "" : "es", secs,
 			ops->name, o.s.freq_hz,
 			stacks.samples ? 100.0 * (double)stacks.complete / (double)stacks.samples
-				       : 0.0,
-			o.s.wall ? "" : "");
+				       : 0.0);
+		if (o.s.wall && stacks.samples)
+			fprintf(stderr, "scorch: wall clock: %.1f%% of samples on CPU, %.1f%% waiting\n",
+				100.0 * (double)(stacks.samples - stacks.off_cpu) /
+					(double)stacks.samples,
+				100.0 * (double)stacks.off_cpu / (double)stacks.samples);
 		if (stacks.failed)
 			fprintf(stderr, "scorch: %" PRIu64 " samples could not be unwound\n",
 				stacks.failed);

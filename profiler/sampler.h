@@ -40,6 +40,8 @@ struct sampler_ctx {
 	struct maps *maps;
 	struct unwind *unwind;
 	struct python *python; /* NULL unless opts->python */
+	char notice[256];      /* set by start: a one-line remark for the user (what the
+				  sampler could not do as asked), or "" */
 };
 
 struct sampler_ops {

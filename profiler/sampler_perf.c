@@ -541,6 +541,20 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 				ctx->stacks->failed++;
 				return;
 			}
+			/* a wild return address (not a user address) ends the chain: it
+			 * would read as a tag of profiler/stacks.h */
+			for (int k = 0; k < d; k++) {
+				enum stack_tag tag = stack_tag(out[n + (uint32_t)k]);
+				if (tag != STACK_TAG_USER && tag != STACK_TAG_EXACT) {
+					d = k;
+					complete = false;
+					break;
+				}
+			}
+			if (d <= 0) {
+				ctx->stacks->failed++;
+				return;
+			}
 			n += (uint32_t)d;
 			if (complete)
 				flags |= STACK_COMPLETE;
@@ -714,10 +728,15 @@ static int read_sysctl(const char *name)
 	return (int)strtol(buf, NULL, 10);
 }
 
-static int open_error(int e, pid_t pid, char *err, size_t errsz)
+static int open_error(int e, pid_t pid, bool kernel, char *err, size_t errsz)
 {
 	int paranoid = read_sysctl("perf_event_paranoid");
 
+	if ((e == EACCES || e == EPERM) && kernel)
+		return errf(err, errsz, -e,
+			    "kernel frames (--kernel) are not permitted: kernel.perf_event_paranoid "
+			    "is %d (needs 1 or less, or CAP_PERFMON; see docs/permissions.md)",
+			    paranoid);
 	if (e == EACCES || e == EPERM) {
 		if (paranoid > -1000)
 			return errf(err, errsz, -e,
@@ -883,7 +902,7 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 					if (cpu > 0 && errno == ENODEV)
 						continue; /* offline CPU */
 				}
-				rc = open_error(errno, t->child, err, errsz);
+				rc = open_error(errno, t->child, o->kernel, err, errsz);
 				goto out;
 			}
 			if ((rc = add_fd(st, fd)) < 0) {
@@ -954,7 +973,7 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 								break; /* the thread exited */
 							if (errno == ENODEV && cpu > 0)
 								continue;
-							rc = open_error(errno, pid, err, errsz);
+							rc = open_error(errno, pid, o->kernel, err, errsz);
 							free(tids);
 							free(seen);
 							goto out;
@@ -993,6 +1012,11 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 			free(seen);
 		}
 	}
+	if (exclude_kernel)
+		snprintf(ctx->notice, sizeof(ctx->notice),
+			 "kernel.perf_event_paranoid is %d: time in system calls is not sampled "
+			 "(see docs/permissions.md)",
+			 read_sysctl("perf_event_paranoid"));
 	*state = st;
 	return 0;
 out:

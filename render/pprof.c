@@ -502,7 +502,8 @@ int pprof_write(const struct profile *p, const struct write_opts *o, FILE *out, 
 	/* comments: what made the profile and what it lost, for `pprof -comments` */
 	{
 		char line[256];
-		snprintf(line, sizeof(line), "scorch %s", p->meta.version ? p->meta.version : "");
+		snprintf(line, sizeof(line), "scorch%s%s", p->meta.version ? " " : "",
+			 p->meta.version ? p->meta.version : "");
 		pb_uint(&e.out, 13, str(&e.st, line));
 		if (p->meta.command) {
 			pb_key(&e.out, 13, WIRE_VARINT);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /*
  * Names: an open-addressing table of uint64 slots, (hash >> 32) << 32 | (id + 1), so
@@ -171,23 +172,32 @@ uint32_t profile_intern(struct profile *p, const char *name, size_t len)
 	return profile_intern_kind(p, name, len, profile_kind_of(name, len));
 }
 
-static inline size_t child_hash(uint32_t parent, uint32_t frame)
+/* The 32-bit tag of a (parent, frame) key; its low bits also choose the first slot,
+ * so that growing the table never reads the nodes again. Never 0 in the high half
+ * of a slot with a node, since node ids there are >= 1. */
+static inline uint32_t child_tag(uint32_t parent, uint32_t frame)
 {
-	return (size_t)hash_u64((uint64_t)parent << 32 | frame);
+	return (uint32_t)(hash_u64((uint64_t)parent << 32 | frame) >> 32);
 }
 
 static int child_index_grow(struct profile *p)
 {
 	size_t ncap = p->child_index_cap ? p->child_index_cap * 2 : 1024;
-	uint32_t *slots = calloc(ncap, sizeof(*slots));
+	uint64_t *slots;
 
+	if (ncap > (size_t)1 << 32)
+		return -ENOMEM;
+	slots = calloc(ncap, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
-	for (size_t n = 1; n < p->nnodes; n++) {
-		size_t i = child_hash(p->nodes[n].parent, p->nodes[n].frame) & (ncap - 1);
-		while (slots[i])
-			i = (i + 1) & (ncap - 1);
-		slots[i] = (uint32_t)n;
+	for (size_t j = 0; j < p->child_index_cap; j++) {
+		uint64_t v = p->child_index[j];
+		size_t i;
+		if (!v)
+			continue;
+		for (i = (size_t)(v >> 32) & (ncap - 1); slots[i]; i = (i + 1) & (ncap - 1))
+			;
+		slots[i] = v;
 	}
 	free(p->child_index);
 	p->child_index = slots;
@@ -195,22 +205,74 @@ static int child_index_grow(struct profile *p)
 	return 0;
 }
 
-/* The child of parent named frame, created if needed; PROFILE_NONE on ENOMEM. */
+#define POPULATE_NODES 4096u
+
+/* Fault in the memory of the next POPULATE_NODES nodes with one system call: on a
+ * large profile one page fault per 4 KiB of new nodes costs a good share of the
+ * time (more so in a virtual machine). Best effort: MADV_POPULATE_WRITE needs
+ * Linux 5.14, and without it the pages fault in one by one as before. */
+static void populate(struct profile *p, size_t n)
+{
+#ifdef MADV_POPULATE_WRITE
+	struct {
+		void *base;
+		size_t cap, elsz;
+	} arrays[] = {
+		{p->nodes, p->nodes_cap, sizeof(*p->nodes)},
+		{p->tails, p->tails_cap, sizeof(*p->tails)},
+	};
+
+	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+		size_t end = n + POPULATE_NODES < arrays[i].cap ? n + POPULATE_NODES : arrays[i].cap;
+		uintptr_t a = ((uintptr_t)arrays[i].base + n * arrays[i].elsz + 4095) & ~(uintptr_t)4095;
+		uintptr_t b = ((uintptr_t)arrays[i].base + end * arrays[i].elsz) & ~(uintptr_t)4095;
+		if (b > a)
+			madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+	}
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+static int child_index_put(struct profile *p, uint32_t n)
+{
+	uint32_t tag = child_tag(p->nodes[n].parent, p->nodes[n].frame);
+	size_t i, mask;
+
+	/* at most 3/4 full; a probe run stays within a cache line or two */
+	if ((p->child_index_n + 1) * 4 > p->child_index_cap * 3 && child_index_grow(p) < 0)
+		return -ENOMEM;
+	mask = p->child_index_cap - 1;
+	for (i = tag & mask; p->child_index[i]; i = (i + 1) & mask)
+		;
+	p->child_index[i] = (uint64_t)tag << 32 | n;
+	p->child_index_n++;
+	return 0;
+}
+
+/* The child of parent named frame, created if needed; PROFILE_NONE on ENOMEM.
+ * An only child is found through its parent and is not in the index: most nodes
+ * of a profile are (the tails of distinct stacks), and a new node's children are
+ * then found or made without touching the index. The index keeps a tag beside
+ * each node id, so a probe reads a node only when the tags agree. */
 static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 {
-	uint32_t n, tail;
-	size_t i = 0, mask;
+	uint32_t n, tail, first;
+	size_t i, mask;
 
-	if (p->flamechart) {
-		tail = p->tails[parent];
-		if (tail != PROFILE_NONE && p->nodes[tail].frame == frame)
-			return tail;
-	} else {
-		if ((p->nnodes + 1) * 4 > p->child_index_cap * 3 && child_index_grow(p) < 0)
-			return PROFILE_NONE;
+	first = p->nodes[parent].child;
+	tail = p->tails[parent];
+	if (tail != PROFILE_NONE && p->nodes[tail].frame == frame)
+		return tail;
+	if (!p->flamechart && first != tail) {
+		uint32_t tag = child_tag(parent, frame);
 		mask = p->child_index_cap - 1;
-		for (i = child_hash(parent, frame) & mask; p->child_index[i]; i = (i + 1) & mask) {
-			n = p->child_index[i];
+		for (i = tag & mask; p->child_index[i]; i = (i + 1) & mask) {
+			uint64_t v = p->child_index[i];
+			if ((uint32_t)(v >> 32) != tag)
+				continue;
+			n = (uint32_t)v;
 			if (p->nodes[n].parent == parent && p->nodes[n].frame == frame)
 				return n;
 		}
@@ -223,17 +285,22 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 			return PROFILE_NONE;
 		p->base[p->nnodes] = 0;
 	}
-	n = (uint32_t)p->nnodes++;
+	n = (uint32_t)p->nnodes;
+	if ((n & (POPULATE_NODES - 1)) == 0)
+		populate(p, n);
 	p->nodes[n] = (struct profile_node){frame, parent, PROFILE_NONE, PROFILE_NONE, 0, 0};
 	p->tails[n] = PROFILE_NONE;
-	tail = p->tails[parent];
+	if (!p->flamechart && tail != PROFILE_NONE) {
+		/* a second child: the first one joins the index too */
+		if ((first == tail && child_index_put(p, first) < 0) || child_index_put(p, n) < 0)
+			return PROFILE_NONE;
+	}
+	p->nnodes++;
 	if (tail == PROFILE_NONE)
 		p->nodes[parent].child = n;
 	else
 		p->nodes[tail].next = n;
 	p->tails[parent] = n;
-	if (!p->flamechart)
-		p->child_index[i] = n;
 	return n;
 }
 

@@ -137,8 +137,9 @@ struct profile {
 	/* private: hash indexes */
 	uint64_t *name_index;
 	size_t name_index_cap;
-	uint32_t *child_index;
+	uint64_t *child_index; /* slots: hash tag << 32 | node; 0 is empty */
 	size_t child_index_cap;
+	size_t child_index_n; /* nodes in child_index (only children are not) */
 	uint32_t *tails; /* last child of each node, for appending in order */
 	size_t tails_cap;
 	size_t base_cap;

@@ -96,10 +96,63 @@ static int finish(FILE *out, const char *what, char *err, size_t errsz)
 	return 0;
 }
 
+/* Whether a symbolic link may be followed, by the rule of the kernel's
+ * fs.protected_symlinks (Documentation/admin-guide/sysctl/fs.rst), applied whatever
+ * that sysctl says because realpath() and rename() bypass it: a link in a sticky,
+ * world-writable folder (/tmp) is followed only when it belongs to us or to the
+ * folder's owner, so that another user cannot plant out.svg -> a file of ours. */
+static bool link_trusted(const char *path, const struct stat *lst)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat dst;
+	size_t len;
+
+	if (!slash) {
+		snprintf(dir, sizeof(dir), ".");
+	} else {
+		len = slash == path ? 1 : (size_t)(slash - path);
+		if (len >= sizeof(dir))
+			return false;
+		memcpy(dir, path, len);
+		dir[len] = 0;
+	}
+	if (stat(dir, &dst) < 0)
+		return false;
+	if ((dst.st_mode & (S_ISVTX | S_IWOTH)) != (S_ISVTX | S_IWOTH))
+		return true;
+	return lst->st_uid == geteuid() || lst->st_uid == dst.st_uid;
+}
+
+/* A writer's I/O error (a full disk, a closed pipe) told with where it went, which
+ * the writers do not know: "cannot write '/x/out.svg': No space left on device". */
+static bool is_io_errno(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EFBIG || e == EIO || e == EPIPE || e == EROFS;
+}
+
+/* rc: the writer's code; e: errno just after it (a writer may say -EIO for any
+ * failed fwrite, while errno still holds why). */
+static int io_error(int rc, int e, const char *what, char *err, size_t errsz)
+{
+	if (rc == -EIO && is_io_errno(e))
+		rc = -e;
+	switch (-rc) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+	case EIO:
+	case EPIPE:
+	case EROFS:
+		return errf(err, errsz, rc, "cannot write %s: %s", what, strerror(-rc));
+	}
+	return rc;
+}
+
 int write_profile(const struct profile *p, const char *path, enum write_format format,
 		  const struct write_opts *o, char *err, size_t errsz)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], what[PATH_MAX + 2];
 	struct stat st;
 	FILE *out;
 	int fd, rc, e;
@@ -113,8 +166,11 @@ int write_profile(const struct profile *p, const char *path, enum write_format f
 				    path);
 	}
 	if (!strcmp(path, "-")) {
+		errno = 0;
 		rc = write_profile_stream(p, stdout, format, o, err, errsz);
-		return rc < 0 ? rc : finish(stdout, "to stdout", err, errsz);
+		if (rc < 0)
+			return io_error(rc, errno, "to stdout", err, errsz);
+		return finish(stdout, "to stdout", err, errsz);
 	}
 	/* Refuse to replace something that is not a regular file (a directory, a device);
 	 * a symlink is written through: the temporary file goes beside its target and is
@@ -122,15 +178,29 @@ int write_profile(const struct profile *p, const char *path, enum write_format f
 	{
 		char real[PATH_MAX];
 		const char *dest = path;
+		mode_t mode, mask;
 		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+			if (!link_trusted(path, &st))
+				return errf(err, errsz, -EPERM,
+					    "cannot write '%s': it is a symbolic link in a shared "
+					    "folder owned by another user (remove it or choose "
+					    "another name)",
+					    path);
 			if (!realpath(path, real))
 				return errf(err, errsz, -ENOENT,
 					    "cannot write '%s': it is a dangling symbolic link", path);
 			dest = real;
 		}
-		if (stat(dest, &st) == 0 && !S_ISREG(st.st_mode))
-			return errf(err, errsz, -EISDIR, "cannot write '%s': not a regular file",
-				    path);
+		/* a file replaced keeps its permission bits; a new one gets 0666 & ~umask */
+		mask = umask(0);
+		umask(mask);
+		mode = 0666 & ~mask;
+		if (stat(dest, &st) == 0) {
+			if (!S_ISREG(st.st_mode))
+				return errf(err, errsz, -EISDIR,
+					    "cannot write '%s': not a regular file", path);
+			mode = st.st_mode & 07777;
+		}
 		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dest) >= sizeof(tmp))
 			return errf(err, errsz, -ENAMETOOLONG, "output path too long: '%s'", path);
 		fd = mkostemp(tmp, O_CLOEXEC);
@@ -138,7 +208,7 @@ int write_profile(const struct profile *p, const char *path, enum write_format f
 			e = errno;
 			return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
 		}
-		fchmod(fd, 0644);
+		fchmod(fd, mode);
 		out = fdopen(fd, "w");
 		if (!out) {
 			e = errno;
@@ -148,8 +218,12 @@ int write_profile(const struct profile *p, const char *path, enum write_format f
 		}
 		errno = 0;
 		rc = write_profile_stream(p, out, format, o, err, errsz);
+		e = errno;
+		snprintf(what, sizeof(what), "'%s'", path);
+		if (rc < 0)
+			rc = io_error(rc, e, what, err, errsz);
 		if (rc == 0)
-			rc = finish(out, path, err, errsz);
+			rc = finish(out, what, err, errsz);
 		if (rc == 0 && fsync(fd) < 0 && errno != EINVAL) {
 			e = errno;
 			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));

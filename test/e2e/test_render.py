@@ -180,3 +180,179 @@ def test_large_counts_64bit(tmp):
     assert frames[0].n == 18000000000000000000
     r, _ = render(tmp, "a 18446744073709551615\nb 1\n", out="o.svg", check=False)
     assert r.returncode == 1 and "2^64" in r.stderr
+
+
+def test_generated_corpus(tmp):
+    src = tmp / "gen.folded"
+    r = run(["/usr/bin/python3", CORPUS / "gen_folded.py", "--unique", "3000", "--seed", "7",
+             "-o", src])
+    assert r.returncode == 0, r.stderr
+    _, svg = render(tmp, src)
+    xmllint_ok(svg)
+    root, frames = parse_svg(svg)
+    total = sum(read_folded(src).values())
+    assert frames[0].n == total
+    for f in frames:
+        assert abs(f.w_px - f.n / total * 1180) <= 1.0
+    # children never overflow their parent (a pre-order walk by depth)
+    stack = []
+    for f in frames:
+        while stack and stack[-1].y <= f.y:
+            stack.pop()
+        if stack:
+            p = stack[-1]
+            assert f.x_px >= p.x_px - 0.01 and f.x_px + f.w_px <= p.x_px + p.w_px + 0.01
+        stack.append(f)
+
+
+def _root_children(frames):
+    y1 = frames[0].y - 16
+    return [f for f in frames if abs(f.y - y1) < 0.01]
+
+
+def test_options_behave(tmp):
+    text = "main;b_[k];x 30\nmain;a;y 50\nmain;c (app.py:3) 15\nmain;w_[w] 5\nsolo 1\n"
+    _, svg = render(tmp, text, "--title", "My <T>", "--subtitle", "sub&", "--countname", "ms",
+                    "--nametype", "Fn:", "--notes", "hello", "--fonttype", "Courier",
+                    "--fontsize", "10", "--height", "20")
+    xmllint_ok(svg)
+    raw = svg.read_text()
+    assert ">My &lt;T&gt;</text>" in raw and ">sub&amp;</text>" in raw
+    assert "<desc>hello</desc>" in raw and 'data-nametype="Fn:"' in raw
+    assert 'font-family:"Courier"' in raw and "font-size:10.0px" in raw
+    root, frames = parse_svg(svg)
+    assert frames[0].title == "all (101 ms, 100.00%)"
+    assert any(f.title == "a (50 ms, 49.50%)" for f in frames)
+    assert all(f.w_px >= 0 for f in frames)
+    by = {f.title.rsplit(" (", 1)[0]: f for f in frames}
+    # annotations: stripped from the text, chosen colours (kernel orange: no blue;
+    # waiting blue-ish; Python frames their own blue tint)
+    assert "b" in by and "w" in by
+    k = by["b"].fill
+    assert int(k[5:7], 16) == 0
+    w = by["w"].fill
+    assert int(w[5:7], 16) > int(w[1:3], 16)
+    py = by["c (app.py:3)"].fill
+    assert int(py[5:7], 16) > int(py[1:3], 16)
+    rect_h = re.search(r'<rect x="[^"]*" y="[^"]*" width="[^"]*" height="([^"]*)"', raw).group(1)
+    assert rect_h == "19.0"
+    # --sort weight: heaviest first, name order otherwise
+    _, frames = parse_svg(render(tmp, text, out="n.svg")[1])
+    kids = sorted(_root_children(frames), key=lambda f: f.x_px)
+    assert [k.title.rsplit(" (", 1)[0] for k in kids] == ["main", "solo"]
+    main_kids = sorted([f for f in frames if abs(f.y - (frames[0].y - 32)) < 0.01],
+                       key=lambda f: f.x_px)
+    assert [k.title.rsplit(" (", 1)[0] for k in main_kids] == ["a", "b", "c (app.py:3)", "w"]
+    _, frames = parse_svg(render(tmp, text, "--sort", "weight", out="w.svg")[1])
+    main_kids = sorted([f for f in frames if abs(f.y - (frames[0].y - 32)) < 0.01],
+                       key=lambda f: f.x_px)
+    assert [k.n for k in main_kids] == [50, 30, 15, 5]
+
+
+def test_inverted_reverse_flamechart(tmp):
+    text = "main;f;g 3\nmain;h 2\nmain;f;g 4\n"
+    _, svg = render(tmp, text, "--inverted")
+    raw = svg.read_text()
+    assert ">Icicle Graph</text>" in raw
+    _, frames = parse_svg(svg)
+    assert frames[0].y < min(f.y for f in frames[1:])
+    # --reverse: leaves become the roots
+    _, svg = render(tmp, text, "--reverse", out="r.svg")
+    _, frames = parse_svg(svg)
+    names = sorted(f.title.rsplit(" (", 1)[0] for f in _root_children(frames))
+    assert names == ["g", "h"]
+    _, out = render(tmp, text, "--reverse", out="r.folded")
+    assert out.read_text() == "g;f;main 7\nh;main 2\n"
+    # --flamechart: input order, only neighbours merge
+    _, svg = render(tmp, text, "--flamechart", out="c.svg")
+    raw = svg.read_text()
+    assert ">Flame Chart</text>" in raw
+    _, frames = parse_svg(svg)
+    fs = sorted([f for f in frames if f.title.startswith("f (")], key=lambda f: f.x_px)
+    assert [f.n for f in fs] == [3, 4]
+    h = [f for f in frames if f.title.startswith("h (")][0]
+    assert fs[0].x_px < h.x_px < fs[1].x_px
+
+
+def test_minwidth(tmp):
+    _, svg = render(tmp, REAL_SMALL, "--minwidth", "5")
+    _, frames = parse_svg(svg)
+    assert all(f.w_px >= 5 - 0.01 for f in frames)
+    _, svg0 = render(tmp, REAL_SMALL, out="d.svg")
+    _, frames0 = parse_svg(svg0)
+    assert len(frames) < len(frames0)
+    assert frames[0].n == frames0[0].n
+    _, svg = render(tmp, REAL_SMALL, "--minwidth", "1%", out="p.svg")
+    _, frames = parse_svg(svg)
+    assert all(f.n >= frames[0].n / 100 for f in frames)
+    assert len(frames) > 10
+    _, svg = render(tmp, REAL_SMALL, "--minwidth", "0", out="z.svg")
+    _, frames = parse_svg(svg)
+    assert len(frames) == 7325  # every merged node and the root
+
+
+def test_palettes_and_hash(tmp):
+    fills = {}
+    for pal in ("hot", "mem", "io", "wakeup", "red", "green", "blue", "aqua", "yellow",
+                "purple", "orange", "java", "js", "perl", "python"):
+        _, svg = render(tmp, REAL_SMALL, "--colors", pal, out=f"{pal}.svg")
+        _, frames = parse_svg(svg)
+        fills[pal] = [f.fill for f in frames]
+    assert len({tuple(v) for v in fills.values()}) >= 12
+    _, a = render(tmp, REAL_SMALL, "--hash", out="h1.svg")
+    _, b = render(tmp, REAL_SMALL, "--hash", out="h2.svg")
+    assert a.read_bytes() == b.read_bytes()
+    _, frames = parse_svg(a)
+    assert [f.fill for f in frames] != fills["hot"]
+
+
+def test_differential_input(tmp):
+    src = tmp / "diff.folded"
+    r = run(["/usr/bin/python3", CORPUS / "gen_folded.py", "--unique", "2000", "--seed", "3",
+             "--diff", "-o", src])
+    assert r.returncode == 0, r.stderr
+    _, svg = render(tmp, src)
+    xmllint_ok(svg)
+    root, frames = parse_svg(svg)
+    after = before = 0
+    for line in src.read_text(errors="surrogateescape").splitlines():
+        parts = line.rsplit(" ", 2)
+        before += int(parts[1])
+        after += int(parts[2])
+    assert frames[0].n == after
+    assert int(root.get("data-base-total")) == before
+    assert all(f.before is not None for f in frames)
+    reds = [f for f in frames if f.fill.startswith("#ff") and f.fill != "#ffffff"]
+    blues = [f for f in frames if f.fill.endswith("ff") and not f.fill.startswith("#ff")]
+    assert reds and blues
+    grew = max(frames[1:], key=lambda f: f.n / after - int(f.before) / before)
+    assert grew.fill.startswith("#ff")
+    assert "; before " in grew.title and "; +" in grew.title
+    _, neg = render(tmp, src, "--negate", out="neg.svg")
+    _, nframes = parse_svg(neg)
+    same = [f for f in nframes if f.title == grew.title][0]
+    assert same.fill.endswith("ff") and not same.fill.startswith("#ff")
+    # the folded writer keeps both columns
+    _, out = render(tmp, src, out="diff2.folded")
+    back = {}
+    for line in out.read_text(errors="surrogateescape").splitlines():
+        stack, b, a = line.rsplit(" ", 2)
+        back[stack] = (int(b), int(a))
+    assert sum(v[0] for v in back.values()) == before
+    assert sum(v[1] for v in back.values()) == after
+
+
+def test_format_selection(tmp):
+    r = scorch("render", REAL_SMALL, "--format", "folded")
+    assert r.returncode == 0 and r.stdout.startswith("as;")
+    r = scorch("render", REAL_SMALL)
+    assert r.returncode == 0 and r.stdout.startswith("<?xml")
+    r = scorch("render", REAL_SMALL, "-o", tmp / "x.collapsed")
+    assert r.returncode == 0 and (tmp / "x.collapsed").read_text().startswith("as;")
+    r = scorch("render", REAL_SMALL, "--format", "svg", "-o", tmp / "x.folded")
+    assert r.returncode == 0 and (tmp / "x.folded").read_text().startswith("<?xml")
+    # a failed write leaves the previous file alone
+    target = tmp / "keep.svg"
+    target.write_text("previous")
+    r = scorch("render", tmp / "nothing.folded", "-o", target)
+    assert r.returncode == 1 and target.read_text() == "previous"

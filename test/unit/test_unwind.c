@@ -10,6 +10,7 @@
 #include "profiler/stacks.h"
 #include "profiler/unwind.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/user.h>
@@ -36,6 +38,8 @@
 #define STACK_COPY (64 * 1024)
 
 static char dir[64];
+/* children still running: killed by the group teardown if a test failed halfway */
+static pid_t live[8];
 static char exe_plain[128], exe_nohdr[128], exe_debug[128];
 
 struct sym {
@@ -84,6 +88,11 @@ static int teardown_all(void **state)
 	char cmd[128];
 
 	(void)state;
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] > 0) {
+			kill(live[i], SIGKILL);
+			waitpid(live[i], NULL, 0);
+		}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	return system(cmd) ? -1 : 0;
 }
@@ -198,21 +207,44 @@ static void snapshot(struct child *c, size_t stack_max)
 	c->snap.stack_len = len;
 }
 
+static void load_maps(struct child *c, const char *exe);
+
+/* Runs exe mode arg in a child that dies with us; returns its pid. */
+static pid_t spawn(const char *exe, const char *mode, const char *arg)
+{
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (!pid) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		execl(exe, exe, mode, arg, (char *)NULL);
+		_exit(127);
+	}
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (!live[i]) {
+			live[i] = pid;
+			break;
+		}
+	return pid;
+}
+
 static void start(struct child *c, const char *exe, const char *mode, const char *arg)
+{
+	memset(c, 0, sizeof(*c));
+	c->pid = spawn(exe, mode, arg);
+	wait_sigstop(c->pid);
+	load_maps(c, exe);
+	snapshot(c, STACK_COPY);
+}
+
+/* The mappings and symbols of c, the executable's bias. */
+static void load_maps(struct child *c, const char *exe)
 {
 	char err[256];
 	bool has_hdr, has_df;
 	uint64_t min_vaddr;
 	const struct maps_space *sp;
 
-	memset(c, 0, sizeof(*c));
-	c->pid = fork();
-	assert_true(c->pid >= 0);
-	if (!c->pid) {
-		execl(exe, exe, mode, arg, (char *)NULL);
-		_exit(127);
-	}
-	wait_sigstop(c->pid);
 	maps_init(&c->maps);
 	c->asid = maps_space_new(&c->maps, (uint32_t)c->pid, "chain");
 	assert_true(c->asid >= 0);
@@ -227,13 +259,15 @@ static void start(struct child *c, const char *exe, const char *mode, const char
 			break;
 		}
 	}
-	snapshot(c, STACK_COPY);
 }
 
 static void finish(struct child *c)
 {
 	kill(c->pid, SIGKILL);
 	waitpid(c->pid, NULL, 0);
+	for (size_t i = 0; i < sizeof(live) / sizeof(live[0]); i++)
+		if (live[i] == c->pid)
+			live[i] = 0;
 	maps_release(&c->maps);
 	free(c->syms);
 	free(c->stack);
@@ -409,6 +443,99 @@ static void test_signal_frame(void **state)
 	finish(&c);
 }
 
+/* A thread interrupted inside the vdso (clock_gettime) unwinds through it with our
+ * own vdso's CFI. */
+static void test_vdso(void **state)
+{
+	struct child c;
+	uint64_t out[MAX_FRAMES];
+	bool complete;
+	char buf[4096];
+	const struct maps_entry *e = NULL;
+	int n = 0, st;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.pid = spawn(exe_plain, "vdso", NULL);
+	usleep(50000);
+	assert_int_equal(ptrace(PTRACE_SEIZE, c.pid, 0, 0), 0);
+	load_maps(&c, exe_plain);
+	for (int tries = 0; tries < 5000; tries++) {
+		struct user_regs_struct r;
+
+		assert_int_equal(ptrace(PTRACE_INTERRUPT, c.pid, 0, 0), 0);
+		assert_int_equal(waitpid(c.pid, &st, __WALL), c.pid);
+		assert_int_equal(ptrace(PTRACE_GETREGS, c.pid, 0, &r), 0);
+		e = maps_lookup(&c.maps, (uint32_t)c.asid, r.rip);
+		if (e && !strcmp(maps_str(&c.maps, e->name), "[vdso]")) {
+			snapshot(&c, STACK_COPY);
+			break;
+		}
+		e = NULL;
+		assert_int_equal(ptrace(PTRACE_CONT, c.pid, 0, 0), 0);
+	}
+	if (!e) {
+		finish(&c);
+		skip(); /* never caught inside the vdso (no vdso clock on this host?) */
+	}
+	n = unwind_child(&c, out, MAX_FRAMES, &complete);
+	frames(&c, out, n, buf, sizeof(buf));
+	assert_string_equal(buf, "*;vdso_loop;main;*;_start");
+	assert_true(complete);
+	finish(&c);
+}
+
+/* A second thread's chain ends in libc's start_thread and clone3, complete. */
+static void test_thread(void **state)
+{
+	struct child c;
+	uint64_t out[MAX_FRAMES];
+	bool complete;
+	char buf[4096], path[64];
+	pid_t leader, tid = 0;
+	int n, st;
+	DIR *d;
+	struct dirent *de;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	leader = spawn(exe_plain, "thread", NULL);
+	for (int tries = 0; tries < 200 && !tid; tries++) {
+		usleep(10000);
+		snprintf(path, sizeof(path), "/proc/%d/task", (int)leader);
+		d = opendir(path);
+		assert_non_null(d);
+		while ((de = readdir(d)))
+			if (atoi(de->d_name) > 0 && atoi(de->d_name) != leader)
+				tid = atoi(de->d_name);
+		closedir(d);
+	}
+	assert_true(tid > 0);
+	assert_int_equal(ptrace(PTRACE_SEIZE, tid, 0, 0), 0);
+	c.pid = tid; /* ptrace and process_vm_readv take the thread */
+	load_maps(&c, exe_plain);
+	/* until the thread is past its start-up in libc (in its first instructions
+	 * after clone3, the parent's CFI meets the new, empty stack) */
+	for (int tries = 0; tries < 100; tries++) {
+		assert_int_equal(ptrace(PTRACE_INTERRUPT, tid, 0, 0), 0);
+		assert_int_equal(waitpid(tid, &st, __WALL), tid);
+		free(c.stack);
+		snapshot(&c, STACK_COPY);
+		if (sym_of(&c, stack_make(STACK_TAG_EXACT, c.snap.regs[UNWIND_REG_RIP])))
+			break;
+		assert_int_equal(ptrace(PTRACE_CONT, tid, 0, 0), 0);
+		usleep(10000);
+	}
+	n = unwind_child(&c, out, MAX_FRAMES, &complete);
+	frames(&c, out, n, buf, sizeof(buf));
+	assert_string_equal(buf, "thread_spin;thread_fn;*");
+	assert_true(complete);
+	/* a traced thread must be let go, or the killed leader is never reaped */
+	assert_int_equal(ptrace(PTRACE_DETACH, tid, 0, 0), 0);
+	c.pid = leader;
+	finish(&c);
+}
+
 /* libunwind's own ptrace accessors on the same stopped thread give the same pcs. */
 static void check_upt(const char *mode, const char *arg)
 {
@@ -514,6 +641,8 @@ int main(void)
 		cmocka_unit_test(test_recursion_300),
 		cmocka_unit_test(test_through_libc_qsort),
 		cmocka_unit_test(test_signal_frame),
+		cmocka_unit_test(test_vdso),
+		cmocka_unit_test(test_thread),
 		cmocka_unit_test(test_same_as_upt),
 		cmocka_unit_test(test_truncated_copy),
 		cmocka_unit_test(test_depth_limit_and_missing_regs),
