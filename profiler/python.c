@@ -840,6 +840,7 @@ int python_merge(struct python *py, struct stacks *s, uint32_t asid, uint32_t pi
 	struct pyproc *pp = proc_get(py, asid, pid);
 	uint64_t tops[MAX_TSTATES];
 	size_t ntops, nf = 0, ns = 0, neval = 0, seg = 0, depth = 0;
+	bool skip = false;
 
 	if (!pp)
 		return copy_native(native, n, out, cap);
@@ -864,10 +865,18 @@ int python_merge(struct python *py, struct stacks *s, uint32_t asid, uint32_t pi
 	}
 	for (size_t i = 0; i < n; i++)
 		neval += is_eval(pp, native[i]);
-	if (neval != ns)
+	/* One more evaluation-loop call than segments: the innermost is entering or
+	 * leaving, its frame not linked into the chain (3.11+ link it in the loop's
+	 * prologue, 3.8-3.10 callers have pushed f_back links the same way); it keeps
+	 * its native frame and the others pair up from there. */
+	if (neval == ns + 1)
+		skip = true;
+	else if (neval != ns)
 		goto mismatch;
 	for (size_t i = 0; i < n && depth < cap; i++) {
-		if (!is_eval(pp, native[i])) {
+		if (!is_eval(pp, native[i]) || skip) {
+			if (is_eval(pp, native[i]))
+				skip = false;
 			out[depth++] = native[i];
 			continue;
 		}

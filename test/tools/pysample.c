@@ -6,11 +6,11 @@
  * folded stacks (native frames by libunwind's nearest symbol, Python frames as
  * "func (file:line)") and the mismatch count on stderr.
  *
- *   pysample PID SECONDS INTERVAL_MS [python-only]
+ *   pysample PID SECONDS INTERVAL_MS [python-only|no-python]
  *
  * Build: make && gcc -std=gnu11 -I. -o build/pysample test/tools/pysample.c \
  *   build/profiler/python.o build/profiler/python_layout.o build/profiler/maps.o \
- *   build/profiler/stacks.o build/common/*.o -lelf -lunwind-ptrace -lunwind-generic
+ *   build/profiler/stacks.o build/common/(all).o -lelf -lunwind-ptrace -lunwind-generic
  */
 #include "profiler/maps.h"
 #include "profiler/python.h"
@@ -62,7 +62,7 @@ int main(int argc, char **argv)
 	struct python *py;
 	char err[256];
 	int pid, secs, ms, ntids = 0, tids[256];
-	bool python_only;
+	bool python_only, no_python;
 	unw_addr_space_t as;
 	struct timespec t0, t;
 	DIR *d;
@@ -75,7 +75,8 @@ int main(int argc, char **argv)
 	pid = atoi(argv[1]);
 	secs = atoi(argv[2]);
 	ms = atoi(argv[3]);
-	python_only = argc > 4;
+	python_only = argc > 4 && !strcmp(argv[4], "python-only");
+	no_python = argc > 4 && !strcmp(argv[4], "no-python");
 	maps_init(&m);
 	stacks_init(&s);
 	maps_space_new(&m, (uint32_t)pid, "py");
@@ -128,7 +129,8 @@ int main(int argc, char **argv)
 					char nm[128];
 					if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0)
 						break;
-					native[n++] = stack_make(n ? STACK_TAG_USER : STACK_TAG_EXACT, ip);
+					native[n] = stack_make(n ? STACK_TAG_USER : STACK_TAG_EXACT, ip);
+					n++;
 					if (!name_of(ip)) {
 						if (unw_get_proc_name(&c, nm, sizeof(nm), &off) < 0)
 							snprintf(nm, sizeof(nm), "0x%lx", (unsigned long)ip);
@@ -137,6 +139,12 @@ int main(int argc, char **argv)
 				} while (n < MAXD && unw_step(&c) > 0);
 			}
 			_UPT_destroy(ui);
+			if (no_python) {
+				stacks_add(&s, 0, (uint32_t)tid, 0, native, (uint32_t)n, 1);
+				nsamples++;
+				ptrace(PTRACE_CONT, tid, 0, 0);
+				continue;
+			}
 			depth = python_merge(py, &s, 0, (uint32_t)pid, (uint32_t)tid, native, n, merged,
 					     4096, python_only);
 			stacks_add(&s, 0, (uint32_t)tid, 0, merged, (uint32_t)depth, 1);
@@ -146,6 +154,13 @@ int main(int argc, char **argv)
 				ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(st));
 			else
 				ptrace(PTRACE_CONT, tid, 0, 0);
+		}
+		{
+			int live = 0;
+			for (int k = 0; k < ntids; k++)
+				live += tids[k] > 0;
+			if (ntids && !live)
+				break;
 		}
 		usleep((useconds_t)ms * 1000);
 	}
