@@ -1,8 +1,7 @@
-/* Fuzz target: the perf script reader (render/perfscript.c), then the folded writer on
- * what it read. The first byte picks the reader's options, so that the pid/tid roots,
- * kernel-frame dropping, addresses, periods and strict mode are fuzzed too. */
-#include "render/folded.h"
+/* Fuzz target: perf script text read (render/perfscript.c), then written as folded
+ * stacks and as speedscope JSON. */
 #include "render/perfscript.h"
+#include "render/write.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -13,30 +12,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct perfscript_opts o = {0};
 	struct perfscript_stats st;
-	struct profile *p;
+	struct profile *p = profile_new();
 	char err[256];
 	FILE *in, *out;
 
-	if (size == 0)
-		return 0;
-	o.pid = data[0] & 1;
-	o.tid = data[0] & 2;
-	o.no_kernel = data[0] & 4;
-	o.addrs = data[0] & 8;
-	o.period = data[0] & 16;
-	o.strict = data[0] & 32;
-	o.event = (data[0] & 64) ? "cpu-clock" : NULL;
-	data++;
-	size--;
-	p = profile_new();
 	if (!p)
 		return 0;
+	/* the first byte picks options, so option paths get fuzzed too */
+	if (size > 0) {
+		o.pid = data[0] & 1;
+		o.tid = data[0] & 2;
+		o.no_kernel = data[0] & 4;
+		o.addrs = data[0] & 8;
+		o.period = data[0] & 16;
+		o.strict = data[0] & 32;
+		data++;
+		size--;
+	}
 	in = fmemopen((void *)data, size ? size : 1, "r");
 	if (in) {
 		if (size && perfscript_read(p, in, &o, &st, err, sizeof(err)) == 0) {
 			out = fopen("/dev/null", "w");
 			if (out) {
-				folded_write(p, out, err, sizeof(err));
+				write_profile_stream(p, out, WRITE_FORMAT_FOLDED, NULL, err, sizeof(err));
+				write_profile_stream(p, out, WRITE_FORMAT_SPEEDSCOPE, NULL, err,
+						     sizeof(err));
 				fclose(out);
 			}
 		}
