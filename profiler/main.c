@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,9 +119,25 @@ static void help(FILE *f)
 		   "'scorch CMD --help' describes a command; see also scorch(1).\n");
 }
 
+static void on_sigpipe(int sig)
+{
+	(void)sig; /* the write that raised it fails with EPIPE and is reported */
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction sa;
 	const char *name;
+
+	/* A closed output pipe (scorch record -o - | head) must not kill scorch with
+	 * the recording unwritten and unreported: writes fail with EPIPE instead and the
+	 * command says so (exit 1). A handler, not SIG_IGN, because an ignored signal
+	 * stays ignored across exec and a launched command must start with the default. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigpipe;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, NULL);
 
 	if (argc < 2) {
 		help(stderr);

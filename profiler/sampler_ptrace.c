@@ -474,6 +474,12 @@ static struct rec *take_sample(struct pstate *st, struct thr *t)
 	st->handled++;
 	if (ptrace(PTRACE_GETREGS, t->tid, NULL, &r) < 0)
 		return NULL;
+	if (!st->wall && (int64_t)r.orig_rax >= 0 && interrupted_rc((int64_t)r.rax)) {
+		/* it went to sleep between the tick and the stop: the CPU time it earned
+		 * belongs to where it runs, so keep the credit for a later sample */
+		t->credit_ns += (uint64_t)t->count * st->period_ns;
+		return NULL;
+	}
 	rec = sample_rec(st);
 	if (!rec)
 		return NULL;
@@ -1143,7 +1149,12 @@ static struct cproc *cproc_new(struct pstate *st, pid_t pid, int64_t parent_asid
 	if (old && old->asid < ctx->maps->nspaces)
 		ctx->maps->spaces[old->asid].exited = true;
 	if (parent_asid >= 0) {
-		asid = maps_space_fork(ctx->maps, (uint32_t)parent_asid, (uint32_t)pid);
+		/* maps_space_fork() hands maps_space_new() the parent's comm from inside
+		 * maps.spaces, which it may move: make room first (reported to the lead) */
+		if (GROW(ctx->maps->spaces, ctx->maps->spaces_cap, ctx->maps->nspaces + 1) < 0)
+			asid = -ENOMEM;
+		else
+			asid = maps_space_fork(ctx->maps, (uint32_t)parent_asid, (uint32_t)pid);
 	} else {
 		read_comm(pid, 0, comm, sizeof(comm));
 		asid = maps_space_new(ctx->maps, (uint32_t)pid, comm);
@@ -1504,6 +1515,9 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 	st->stack_cap = ctx->opts->stack_size > MAX_STACK_BYTES ? MAX_STACK_BYTES
 								 : ctx->opts->stack_size;
 	st->wall = ctx->opts->wall;
+	if (ctx->opts->kernel)
+		snprintf(ctx->notice, sizeof(ctx->notice),
+			 "ptrace mode samples user stacks only: no kernel frames");
 	st->follow_children = ctx->opts->inherit || ctx->target->launched;
 	atomic_init(&st->stop_req, false);
 	pthread_mutex_init(&st->lock, NULL);

@@ -33,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifndef READ_BLOCK /* the fuzz build makes it tiny, to reach the partial-line paths */
 #define READ_BLOCK (4u << 20) /* bytes read at once */
+#endif
 
 struct reader {
 	struct profile *p;
@@ -171,6 +173,30 @@ static int count_error(struct reader *r, enum count_parse c, const char *tok, si
 	}
 }
 
+/* Length of the common prefix of a and b, both at least lim bytes: eight bytes at
+ * a time, the first differing byte found from the xor (little or big endian). */
+static size_t common_prefix(const char *a, const char *b, size_t lim)
+{
+	size_t i = 0;
+
+	while (i + 8 <= lim) {
+		uint64_t x, y;
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return i + (size_t)(__builtin_ctzll(x ^ y) / 8);
+#else
+			return i + (size_t)(__builtin_clzll(x ^ y) / 8);
+#endif
+		}
+		i += 8;
+	}
+	while (i < lim && a[i] == b[i])
+		i++;
+	return i;
+}
+
 /* Adds the stack s[0..len) with its counts, reusing the previous line's prefix. */
 static int add_stack(struct reader *r, const char *s, size_t len, uint64_t before,
 		     uint64_t after)
@@ -184,8 +210,7 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 	if (!r->o->reverse && r->nprev) {
 		size_t lim = len < r->prev.len ? len : r->prev.len;
 		const char *q = r->prev.p;
-		while (common < lim && s[common] == q[common])
-			common++;
+		common = common_prefix(s, q, lim);
 		/* frame i is shared when it and the delimiter after it are in the common
 		 * prefix, or when both lines end right after it */
 		while (keep < r->nprev &&
@@ -280,7 +305,7 @@ static int read_line(struct reader *r, const char *s, size_t len)
 		e2--;
 	/* a second count before the first? */
 	t2 = e2;
-	while (t2 && !is_blank(s[t2 - 1]))
+	while (r->mode != 1 && t2 && !is_blank(s[t2 - 1]))
 		t2--;
 	if (r->mode != 1 && t2 < e2) {
 		uint64_t v;

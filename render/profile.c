@@ -205,7 +205,7 @@ static int child_index_grow(struct profile *p)
 	return 0;
 }
 
-#define POPULATE_NODES 32768u
+#define POPULATE_NODES 4096u
 
 /* Fault in the memory of the next POPULATE_NODES nodes with one system call: on a
  * large profile one page fault per 4 KiB of new nodes costs a good share of the

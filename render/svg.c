@@ -467,8 +467,9 @@ static int layout(struct svg *s, double min_samples)
 	struct sort_ctx ctx = {p, s->o->sort_weight};
 	struct frame *stack = NULL;
 	size_t nstack = 0, stack_cap = 0;
-	uint32_t *kids = NULL;
-	size_t kids_cap = 0;
+	uint32_t *kids = NULL, *pruned = NULL;
+	size_t kids_cap = 0, pruned_cap = 0, gaps_cap = 0;
+	uint64_t *gaps = NULL; /* gaps[i]: samples of pruned children just before kids[i] */
 	int rc = -ENOMEM;
 
 	if (GROW(stack, stack_cap, 1) < 0)
@@ -477,43 +478,74 @@ static int layout(struct svg *s, double min_samples)
 	while (nstack) {
 		struct frame f = stack[--nstack];
 		uint64_t x = f.x;
-		size_t k = 0;
+		size_t k = 0, np = 0, first;
 
 		if (GROW(s->frames, s->frames_cap, s->nframes + 1) < 0)
 			goto out;
 		s->frames[s->nframes++] = f;
 		if (f.depth > s->maxdepth)
 			s->maxdepth = f.depth;
+		if (f.depth >= UINT32_MAX - 1)
+			continue;
+		/* The drawn children are sorted; a pruned child keeps its place as a gap
+		 * (its samples stay in the parent's width where it would be), found by a
+		 * binary search among the drawn ones rather than by sorting every child:
+		 * a node can have thousands of pruned children. In a flame chart every
+		 * child keeps its input place; heaviest first, pruned ones come last. */
 		for (uint32_t c = p->nodes[f.node].child; c != PROFILE_NONE; c = p->nodes[c].next) {
-			if (GROW(kids, kids_cap, k + 1) < 0)
-				goto out;
-			kids[k++] = c;
+			uint64_t t = p->nodes[c].total;
+			bool drawn = t && (double)t >= min_samples;
+			if (drawn || s->o->flamechart) {
+				if (GROW(kids, kids_cap, k + 1) < 0)
+					goto out;
+				/* the top bit marks a pruned child: node ids stay below 2^31 in
+				 * any profile that fits in memory (32 bytes a node) */
+				kids[k++] = drawn ? c : c | 0x80000000u;
+			} else if (t && !s->o->sort_weight) {
+				if (GROW(pruned, pruned_cap, np + 1) < 0)
+					goto out;
+				pruned[np++] = c;
+			}
 		}
 		if (k > 1 && !s->o->flamechart)
 			qsort_r(kids, k, sizeof(*kids), child_cmp, &ctx);
+		if (GROW(gaps, gaps_cap, k + 1) < 0)
+			goto out;
+		memset(gaps, 0, (k + 1) * sizeof(*gaps));
+		for (size_t i = 0; i < np; i++) {
+			size_t lo = 0, hi = k;
+			while (lo < hi) {
+				size_t mid = lo + (hi - lo) / 2;
+				if (child_cmp(&kids[mid], &pruned[i], &ctx) < 0)
+					lo = mid + 1;
+				else
+					hi = mid;
+			}
+			gaps[lo] += p->nodes[pruned[i]].total;
+		}
 		/* push the drawn children right to left so the leftmost pops first */
 		if (GROW(stack, stack_cap, nstack + k) < 0)
 			goto out;
-		{
-			size_t first = nstack;
-			for (size_t i = 0; i < k; i++) {
-				uint64_t t = p->nodes[kids[i]].total;
-				if (t && (double)t >= min_samples && f.depth < UINT32_MAX - 1)
-					stack[nstack++] = (struct frame){kids[i], f.depth + 1, x};
-				x += t;
-			}
-			for (size_t i = first, j = nstack ? nstack - 1 : 0; nstack > first && i < j;
-			     i++, j--) {
-				struct frame t = stack[i];
-				stack[i] = stack[j];
-				stack[j] = t;
-			}
+		first = nstack;
+		for (size_t i = 0; i < k; i++) {
+			uint32_t c = kids[i] & 0x7fffffffu;
+			x += gaps[i];
+			if (!(kids[i] & 0x80000000u))
+				stack[nstack++] = (struct frame){c, f.depth + 1, x};
+			x += p->nodes[c].total;
+		}
+		for (size_t i = first, j = nstack ? nstack - 1 : 0; nstack > first && i < j; i++, j--) {
+			struct frame t = stack[i];
+			stack[i] = stack[j];
+			stack[j] = t;
 		}
 	}
 	rc = 0;
 out:
 	free(stack);
 	free(kids);
+	free(pruned);
+	free(gaps);
 	return rc;
 }
 

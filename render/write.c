@@ -124,10 +124,35 @@ static bool link_trusted(const char *path, const struct stat *lst)
 	return lst->st_uid == geteuid() || lst->st_uid == dst.st_uid;
 }
 
+/* A writer's I/O error (a full disk, a closed pipe) told with where it went, which
+ * the writers do not know: "cannot write '/x/out.svg': No space left on device". */
+static bool is_io_errno(int e)
+{
+	return e == ENOSPC || e == EDQUOT || e == EFBIG || e == EIO || e == EPIPE || e == EROFS;
+}
+
+/* rc: the writer's code; e: errno just after it (a writer may say -EIO for any
+ * failed fwrite, while errno still holds why). */
+static int io_error(int rc, int e, const char *what, char *err, size_t errsz)
+{
+	if (rc == -EIO && is_io_errno(e))
+		rc = -e;
+	switch (-rc) {
+	case ENOSPC:
+	case EDQUOT:
+	case EFBIG:
+	case EIO:
+	case EPIPE:
+	case EROFS:
+		return errf(err, errsz, rc, "cannot write %s: %s", what, strerror(-rc));
+	}
+	return rc;
+}
+
 int write_profile(const struct profile *p, const char *path, enum write_format format,
 		  const struct write_opts *o, char *err, size_t errsz)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], what[PATH_MAX + 2];
 	struct stat st;
 	FILE *out;
 	int fd, rc, e;
@@ -141,8 +166,11 @@ int write_profile(const struct profile *p, const char *path, enum write_format f
 				    path);
 	}
 	if (!strcmp(path, "-")) {
+		errno = 0;
 		rc = write_profile_stream(p, stdout, format, o, err, errsz);
-		return rc < 0 ? rc : finish(stdout, "to stdout", err, errsz);
+		if (rc < 0)
+			return io_error(rc, errno, "to stdout", err, errsz);
+		return finish(stdout, "to stdout", err, errsz);
 	}
 	/* Refuse to replace something that is not a regular file (a directory, a device);
 	 * a symlink is written through: the temporary file goes beside its target and is
@@ -190,8 +218,12 @@ int write_profile(const struct profile *p, const char *path, enum write_format f
 		}
 		errno = 0;
 		rc = write_profile_stream(p, out, format, o, err, errsz);
+		e = errno;
+		snprintf(what, sizeof(what), "'%s'", path);
+		if (rc < 0)
+			rc = io_error(rc, e, what, err, errsz);
 		if (rc == 0)
-			rc = finish(out, path, err, errsz);
+			rc = finish(out, what, err, errsz);
 		if (rc == 0 && fsync(fd) < 0 && errno != EINVAL) {
 			e = errno;
 			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
