@@ -206,7 +206,7 @@ static void parse_args(int argc, char **argv, struct record_opts *o)
 	o->output = DEFAULT_OUTPUT;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+p:d:F:o:qh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+:p:d:F:o:qh", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			parse_pids(optarg, o);
@@ -786,13 +786,17 @@ int cmd_record(int argc, char **argv)
 		fprintf(stderr,
 			"scorch: %" PRIu64 " samples (%" PRIu64 " lost) from %zu thread%s of %zu "
 			"process%s in %.2f s (%s mode, %" PRIu32 " Hz); %.1f%% of stacks unwound to "
-			"the root%s\n",
+			"the root\n",
 			stacks.samples, stacks.lost, nthreads, nthreads == 1 ? "" : "s", nprocs,
 			nprocs == 1 ? "" : "es", secs,
 			ops->name, o.s.freq_hz,
 			stacks.samples ? 100.0 * (double)stacks.complete / (double)stacks.samples
-				       : 0.0,
-			o.s.wall ? "" : "");
+				       : 0.0);
+		if (o.s.wall && stacks.samples)
+			fprintf(stderr, "scorch: wall clock: %.1f%% of samples on CPU, %.1f%% waiting\n",
+				100.0 * (double)(stacks.samples - stacks.off_cpu) /
+					(double)stacks.samples,
+				100.0 * (double)stacks.off_cpu / (double)stacks.samples);
 		if (stacks.failed)
 			fprintf(stderr, "scorch: %" PRIu64 " samples could not be unwound\n",
 				stacks.failed);

@@ -541,6 +541,20 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 				ctx->stacks->failed++;
 				return;
 			}
+			/* a wild return address (not a user address) ends the chain: it
+			 * would read as a tag of profiler/stacks.h */
+			for (int k = 0; k < d; k++) {
+				enum stack_tag tag = stack_tag(out[n + (uint32_t)k]);
+				if (tag != STACK_TAG_USER && tag != STACK_TAG_EXACT) {
+					d = k;
+					complete = false;
+					break;
+				}
+			}
+			if (d <= 0) {
+				ctx->stacks->failed++;
+				return;
+			}
 			n += (uint32_t)d;
 			if (complete)
 				flags |= STACK_COMPLETE;

@@ -1143,7 +1143,12 @@ static struct cproc *cproc_new(struct pstate *st, pid_t pid, int64_t parent_asid
 	if (old && old->asid < ctx->maps->nspaces)
 		ctx->maps->spaces[old->asid].exited = true;
 	if (parent_asid >= 0) {
-		asid = maps_space_fork(ctx->maps, (uint32_t)parent_asid, (uint32_t)pid);
+		/* maps_space_fork() hands maps_space_new() the parent's comm from inside
+		 * maps.spaces, which it may move: make room first (reported to the lead) */
+		if (GROW(ctx->maps->spaces, ctx->maps->spaces_cap, ctx->maps->nspaces + 1) < 0)
+			asid = -ENOMEM;
+		else
+			asid = maps_space_fork(ctx->maps, (uint32_t)parent_asid, (uint32_t)pid);
 	} else {
 		read_comm(pid, 0, comm, sizeof(comm));
 		asid = maps_space_new(ctx->maps, (uint32_t)pid, comm);

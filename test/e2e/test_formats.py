@@ -633,3 +633,160 @@ def test_collapse_perf_bad_input(tmp):
     assert "3 samples of events other than 'cpu-clock:ppp'" in r.stderr
     r = scorch("collapse", "perf", "--event", "page-faults", input=two)
     assert sum(read_folded(r.stdout).values()) == 3
+
+
+# ---- recorded profiles ------------------------------------------------------------
+
+def elf_build_id(path):
+    r = run(["readelf", "-n", path])
+    m = re.search(r"Build ID: ([0-9a-f]+)", r.stdout)
+    return m.group(1) if m else ""
+
+
+def elf_symbols(path):
+    """{name: (vaddr, size)} of the defined functions."""
+    r = run(["nm", "-S", "--defined-only", path])
+    out = {}
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[2] in "tTwW":
+            out[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
+    return out
+
+
+def elf_vaddr(path, file_offset):
+    """The link-time address of a file offset, by the LOAD program headers."""
+    r = run(["readelf", "-lW", path])
+    for line in r.stdout.splitlines():
+        parts = line.split()
+        if parts[:1] == ["LOAD"]:
+            off, vaddr, filesz = int(parts[1], 16), int(parts[2], 16), int(parts[4], 16)
+            if off <= file_offset < off + filesz:
+                return file_offset - off + vaddr
+    raise AssertionError(f"offset {file_offset:#x} is in no LOAD segment of {path}")
+
+
+def source_span(src, func):
+    """First and last line of a function's definition in a C source file."""
+    lines = src.read_text().splitlines()
+    start = next(i for i, l in enumerate(lines, 1) if re.match(rf"^\w.*\b{func}\(", l))
+    end = next(i for i, l in enumerate(lines, 1) if i > start and l == "}")
+    return start, end
+
+
+@pytest.fixture(scope="module")
+def recorded_pprof(tmp_path_factory):
+    exe = shares_fixture()
+    tmp = tmp_path_factory.mktemp("pprof")
+    if not perf_event_allowed():
+        pytest.skip("perf_event_open is not allowed here (perf_event_paranoid > 2)")
+    out = tmp / "rec.pb.gz"
+    r = scorch("record", "-F", "999", "-o", out, "--", exe, "1")
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"(\d+) samples", r.stderr)
+    return exe, pprof_decode(out), int(m.group(1))
+
+
+def test_pprof_of_a_recording_totals_and_types(recorded_pprof):
+    exe, prof, nsamples = recorded_pprof
+    assert prof["stringTable0"] == ""
+    assert prof["sampleType"] == [{"type": "samples", "unit": "count"},
+                                  {"type": "cpu", "unit": "nanoseconds"}]
+    assert prof["periodType"] == {"type": "cpu", "unit": "nanoseconds"}
+    assert prof["period"] == round(1e9 / 999)
+    assert int(prof["timeNanos"]) > 1_600_000_000 * 10**9        # a wall-clock time
+    assert 0 < prof["durationNanos"] < 600 * 10**9
+    assert sum(s["value"][0] for s in prof["sample"]) == nsamples
+    for s in prof["sample"]:
+        assert s["value"][1] == s["value"][0] * prof["period"]
+        labels = {l["key"]: l for l in s["label"]}
+        assert labels["pid"]["num"] > 0 and labels["tid"]["num"] > 0
+        assert exe.name.startswith(labels["thread"]["str"])
+    stacks = pprof_stacks(prof)
+    for name, want in (("burn_sixty", .6), ("burn_thirty", .3), ("burn_ten", .1)):
+        assert abs(share(stacks, lambda f, n=name: f == n) - want) <= .05, name
+
+
+def test_pprof_of_a_recording_mappings_build_ids_and_addresses(recorded_pprof):
+    exe, prof, _ = recorded_pprof
+    maps = {m["id"]: m for m in prof["mapping"]}
+    assert [m["id"] for m in prof["mapping"]] == list(range(1, len(maps) + 1))
+    mine = [m for m in prof["mapping"] if m["filename"] == str(exe)]
+    assert len(mine) == 1, [m["filename"] for m in prof["mapping"]]
+    assert mine[0]["buildId"] == elf_build_id(exe) != ""
+    for m in prof["mapping"]:
+        assert m["start"] < m["limit"]
+        if m["filename"].startswith("/") and os.path.exists(m["filename"]) and m["buildId"]:
+            assert m["buildId"] == elf_build_id(m["filename"]), m["filename"]
+    # every location lies in its mapping; the fixture's functions are where nm says
+    syms = elf_symbols(exe)
+    funcs = {f["id"]: f for f in prof["function"]}
+    checked = 0
+    for loc in prof["location"]:
+        if not loc["mappingId"]:
+            continue
+        m = maps[loc["mappingId"]]
+        assert m["start"] <= loc["address"] < m["limit"], loc
+        if m["id"] != mine[0]["id"] or not loc["line"]:
+            continue
+        outer = funcs[loc["line"][-1]["functionId"]]["name"]
+        if outer not in ("burn_sixty", "burn_thirty", "burn_ten", "spin", "main"):
+            continue
+        vaddr = elf_vaddr(exe, loc["address"] - m["start"] + m["offset"])
+        lo, size = next(v for k, v in syms.items() if k == outer or k.startswith(outer + "."))
+        # a caller's address is the return address: it may sit just past the call
+        assert lo <= vaddr <= lo + size, (outer, hex(vaddr), hex(lo), size)
+        checked += 1
+    assert checked >= 4
+
+
+def test_pprof_of_a_recording_line_numbers(recorded_pprof):
+    exe, prof, _ = recorded_pprof
+    src = ROOT / "test" / "fixtures" / "cpu_shares.c"
+    funcs = {f["id"]: f for f in prof["function"]}
+    seen = 0
+    for loc in prof["location"]:
+        for ln in loc["line"]:
+            f = funcs[ln["functionId"]]
+            if f["name"] not in ("burn_sixty", "burn_thirty", "burn_ten", "spin"):
+                continue
+            if not ln["line"]:
+                continue
+            lo, hi = source_span(src, f["name"])
+            assert lo <= ln["line"] <= hi, (f["name"], ln["line"], lo, hi)
+            assert f["filename"].endswith("cpu_shares.c"), f
+            seen += 1
+    if not seen:
+        pytest.skip("the symbolizer gave no line numbers for the fixture's functions")
+
+
+def test_speedscope_of_a_recording_has_a_profile_per_thread(tmp):
+    if not perf_event_allowed():
+        pytest.skip("perf_event_open is not allowed here (perf_event_paranoid > 2)")
+    exe = compile_fixture("threads8.c", libs=("-lpthread",))
+    out = tmp / "t.speedscope.json"
+    r = scorch("record", "-F", "999", "-o", out, "--", exe, "0.15")
+    assert r.returncode == 0, r.stderr
+    nsamples = int(re.search(r"(\d+) samples", r.stderr).group(1))
+    doc = speedscope_valid(out)
+    period = round(1e9 / 999)
+    profs = {p["name"]: p for p in doc["profiles"]}
+    assert sum(p["endValue"] for p in doc["profiles"]) == nsamples * period
+    assert all(p["unit"] == "nanoseconds" for p in doc["profiles"])
+    names = [f["name"] for f in doc["shared"]["frames"]]
+    workers = {}
+    for name, p in profs.items():
+        m = re.fullmatch(r"worker-(\d) \(pid (\d+), tid (\d+)\)", name)
+        if m:
+            workers[int(m.group(1))] = p
+    assert sorted(workers) == list(range(8)), list(profs)
+    busy = sum(p["endValue"] for p in workers.values())
+    for n, p in workers.items():
+        # each worker burns the same CPU time, in its own function
+        assert abs(p["endValue"] / busy - 1 / 8) <= .05, (n, p["endValue"], busy)
+        mine = sum(w for s, w in zip(p["samples"], p["weights"])
+                   if f"thread_burn_{n}" in (names[i] for i in s))
+        assert mine / p["endValue"] > .9, n
+    # the busiest thread is the one speedscope opens
+    active = doc["profiles"][doc["activeProfileIndex"]]
+    assert active["endValue"] == max(p["endValue"] for p in doc["profiles"])

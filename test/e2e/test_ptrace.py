@@ -126,7 +126,8 @@ def test_attach_leaves_the_process_running(tmp):
         time.sleep(0.2)
         r, stacks = record(tmp, "-F", "499", "-d", "1", "-p", str(proc.pid))
         assert r.returncode == 0, r.stderr
-        assert sum(stacks.values()) > 100
+        # a sample per period of the CPU time it got in that second (little when busy)
+        assert sum(stacks.values()) > 30
         assert share(stacks, has("burn_sixty")) + share(stacks, has("burn_thirty")) > 0.5
         seen = watch_until_gone(proc.pid, proc)
         assert not seen & {"t", "T"}, seen

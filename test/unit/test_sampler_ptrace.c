@@ -348,7 +348,9 @@ static void test_wall_off_cpu(void **unused)
 	sampler_ptrace.stop(r.state);
 	assert_true(r.stacks.samples > 200);
 	off = (double)r.stacks.off_cpu / (double)r.stacks.samples;
-	if (off < 0.3 || off > 0.7)
+	/* about half; the exact split is the e2e test's (test_wall.py), against the split
+	 * the fixture measures itself on a loaded machine */
+	if (off < 0.15 || off > 0.85)
 		fail_msg("off-CPU share %.2f, expected about 0.5", off);
 	for (size_t i = 0; i < r.stacks.n; i++) {
 		const struct stack *st = &r.stacks.v[i];
@@ -380,12 +382,14 @@ int main(int argc, char **argv)
 	};
 	ssize_t n;
 
+	/* the workloads end with _exit: under make asan, LeakSanitizer's exit check
+	 * refuses to run in a traced process and would change the exit status */
 	if (argc >= 3 && !strcmp(argv[1], "burn"))
-		return run_burn(atof(argv[2]), argc > 3 ? atoi(argv[3]) : 1);
+		_exit(run_burn(atof(argv[2]), argc > 3 ? atoi(argv[3]) : 1));
 	if (argc >= 3 && !strcmp(argv[1], "sigcount"))
-		return run_sigcount(atoi(argv[2]));
+		_exit(run_sigcount(atoi(argv[2])));
 	if (argc >= 3 && !strcmp(argv[1], "halfsleep"))
-		return run_halfsleep(atof(argv[2]));
+		_exit(run_halfsleep(atof(argv[2])));
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return 1;
