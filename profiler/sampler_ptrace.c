@@ -474,6 +474,12 @@ static struct rec *take_sample(struct pstate *st, struct thr *t)
 	st->handled++;
 	if (ptrace(PTRACE_GETREGS, t->tid, NULL, &r) < 0)
 		return NULL;
+	if (!st->wall && (int64_t)r.orig_rax >= 0 && interrupted_rc((int64_t)r.rax)) {
+		/* it went to sleep between the tick and the stop: the CPU time it earned
+		 * belongs to where it runs, so keep the credit for a later sample */
+		t->credit_ns += (uint64_t)t->count * st->period_ns;
+		return NULL;
+	}
 	rec = sample_rec(st);
 	if (!rec)
 		return NULL;
@@ -1509,6 +1515,9 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 	st->stack_cap = ctx->opts->stack_size > MAX_STACK_BYTES ? MAX_STACK_BYTES
 								 : ctx->opts->stack_size;
 	st->wall = ctx->opts->wall;
+	if (ctx->opts->kernel)
+		snprintf(ctx->notice, sizeof(ctx->notice),
+			 "ptrace mode samples user stacks only: no kernel frames");
 	st->follow_children = ctx->opts->inherit || ctx->target->launched;
 	atomic_init(&st->stop_req, false);
 	pthread_mutex_init(&st->lock, NULL);
