@@ -151,10 +151,9 @@ def test_kernel_frames(tmp):
     if zeros:
         assert set(kframes) == {"[kernel]_[k]"}
     else:
-        # named from kallsyms, and the kernel part sits above the user part
+        # named from kallsyms, and the kernel part is the leaf end of each stack
         assert any(f != "[kernel]_[k]" for f in kframes)
         for fr in stacks:
             ks = [i for i, f in enumerate(fr) if f.endswith("_[k]")]
             if ks:
-                assert all(not f.endswith("_[k]") for f in fr[ks[0]:][:0])
                 assert ks == list(range(ks[0], len(fr))), fr
