@@ -107,6 +107,8 @@ struct python {
 	const struct maps *maps;
 	struct pyproc **procs; /* by asid */
 	size_t nprocs;
+	bool *not_python; /* by maps.files index: probed, defines no _PyRuntime */
+	size_t nnot_python, not_python_cap;
 	/* scratch of one merge */
 	struct pyf frames[MAX_PYFRAMES];
 	uint32_t seg_end[MAX_PYFRAMES + MAX_INTERPS]; /* frame index one past each segment */
@@ -274,8 +276,9 @@ static void layout_ts_read(struct pyproc *pp)
 	pp->ts_read = m + 8;
 }
 
-/* Looks at one mapped file: a CPython runtime of a version we read sets pp up. */
-static void probe_file(struct pyproc *pp, int fd, const struct maps_entry *e)
+/* Looks at one mapped file: a CPython runtime of a version we read sets pp up.
+ * Returns whether the file defines _PyRuntime at all. */
+static bool probe_file(struct pyproc *pp, int fd, const struct maps_entry *e)
 {
 	struct probe p = {0};
 	uint64_t bias, hex = 0;
@@ -285,7 +288,7 @@ static void probe_file(struct pyproc *pp, int fd, const struct maps_entry *e)
 
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	if (!elf)
-		return;
+		return false;
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
 	    eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_machine != EM_X86_64)
 		goto out;
@@ -325,6 +328,7 @@ static void probe_file(struct pyproc *pp, int fd, const struct maps_entry *e)
 	pp->found = true;
 out:
 	elf_end(elf);
+	return p.runtime_found;
 }
 
 static bool checked(struct pyproc *pp, uint32_t file)
@@ -351,10 +355,18 @@ static void detect(struct python *py, struct pyproc *pp, uint32_t asid)
 		if (e->file == MAPS_ANON || e->file >= m->nfiles || m->files[e->file].fd < 0 ||
 		    checked(pp, e->file))
 			continue;
+		/* files without a runtime are known across processes (make, a shell) */
+		if (e->file < py->nnot_python && py->not_python[e->file])
+			continue;
 		if (GROW(pp->checked, pp->checked_cap, pp->nchecked + 1) < 0)
 			return; /* try again on a later sample */
 		pp->checked[pp->nchecked++] = e->file;
-		probe_file(pp, m->files[e->file].fd, e);
+		if (!probe_file(pp, m->files[e->file].fd, e) &&
+		    GROW(py->not_python, py->not_python_cap, e->file + 1) == 0) {
+			while (py->nnot_python <= e->file)
+				py->not_python[py->nnot_python++] = false;
+			py->not_python[e->file] = true;
+		}
 	}
 	pp->nidx_seen = sp->nidx;
 }
@@ -925,5 +937,6 @@ void python_close(struct python *py)
 	for (size_t i = 0; i < py->nprocs; i++)
 		python_forget(py, (uint32_t)i);
 	free(py->procs);
+	free(py->not_python);
 	free(py);
 }

@@ -79,6 +79,9 @@ struct space {
 	size_t nimg, img_cap;
 	size_t nidx_seen; /* maps.spaces[asid].nidx when img was built */
 	size_t last;      /* index of the last image hit */
+	const uint8_t *win; /* file bytes of the last segment read, at runtime win_lo */
+	uint64_t win_lo;
+	size_t win_len; /* bytes; 0: none */
 };
 
 struct unwind {
@@ -279,6 +282,7 @@ static void build_images(struct unwind *u, struct space *sp, uint32_t asid)
 
 	sp->nimg = 0;
 	sp->last = 0;
+	sp->win_len = 0;
 	sp->nidx_seen = ms->nidx;
 	for (size_t k = 0; k < ms->nidx; k++) {
 		const struct maps_entry *e = &maps->v[ms->idx[k]];
@@ -426,6 +430,7 @@ static int acc_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int wr
 {
 	struct ctx *c = arg;
 	const struct unwind_snapshot *s = c->snap;
+	struct space *sp = c->sp;
 	const struct image *img;
 	uint64_t off = addr - c->stack_lo;
 
@@ -438,13 +443,28 @@ static int acc_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int wr
 		memcpy(val, s->stack + off, n);
 		return 0;
 	}
+	off = addr - sp->win_lo;
+	if (off < sp->win_len && sp->win_len - off >= sizeof(*val)) {
+		memcpy(val, sp->win + off, sizeof(*val));
+		return 0;
+	}
 	img = image_find(c, addr);
 	if (img) {
+		uint64_t lo;
+		size_t len;
+		const uint8_t *w = unwind_elf_segment(&img->mod->elf, addr - img->bias, &lo, &len);
+
+		if (w) {
+			sp->win = w;
+			sp->win_lo = lo + img->bias;
+			sp->win_len = len;
+		}
 		*val = 0;
 		if (unwind_elf_read(&img->mod->elf, addr - img->bias, val, sizeof(*val)))
 			return 0;
 		return -UNW_EINVAL;
 	}
+	off = addr - c->stack_lo;
 	if (addr >> 56 == FAKE_TAG)
 		return read_fake(c, addr, val);
 	if (off - s->stack_len < STACK_REACH)

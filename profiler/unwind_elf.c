@@ -158,7 +158,8 @@ static const Elf64_Shdr *find_section(const struct unwind_elf *e, const char *na
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)e->data;
 	const Elf64_Shdr *sh, *strsh;
 
-	if (!eh->e_shoff || eh->e_shentsize != sizeof(Elf64_Shdr) || eh->e_shoff > e->size ||
+	if (!eh->e_shoff || eh->e_shoff % 8 || eh->e_shentsize != sizeof(Elf64_Shdr) ||
+	    eh->e_shoff > e->size ||
 	    (e->size - eh->e_shoff) / sizeof(Elf64_Shdr) < eh->e_shnum ||
 	    eh->e_shstrndx >= eh->e_shnum)
 		return NULL;
@@ -304,7 +305,8 @@ static int build_eh_table(struct unwind_elf *e, const uint8_t *sec, size_t len, 
 		}
 		pos = end;
 	}
-	qsort(e->eh.v, e->eh.n, 2 * sizeof(int32_t), cmp_pair);
+	if (e->eh.n)
+		qsort(e->eh.v, e->eh.n, 2 * sizeof(int32_t), cmp_pair);
 	return 0;
 }
 
@@ -347,7 +349,7 @@ int unwind_elf_init(struct unwind_elf *e, const uint8_t *data, size_t size)
 	e->lo = UINT64_MAX;
 	if (size < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
 	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB ||
-	    eh->e_machine != EM_X86_64 || eh->e_phentsize != sizeof(Elf64_Phdr) ||
+	    eh->e_machine != EM_X86_64 || eh->e_phentsize != sizeof(Elf64_Phdr) || eh->e_phoff % 8 ||
 	    eh->e_phoff > size || (size - eh->e_phoff) / sizeof(Elf64_Phdr) < eh->e_phnum)
 		return -ENOEXEC;
 	ph = (const Elf64_Phdr *)(data + eh->e_phoff);

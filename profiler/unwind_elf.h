@@ -95,4 +95,27 @@ static inline size_t unwind_elf_read(const struct unwind_elf *e, uint64_t vaddr,
 	return 0;
 }
 
+/* The file bytes of the PT_LOAD segment backing link-time address vaddr: returns
+ * them (NULL if none), with the link-time address of the first in *lo and their
+ * count in *len. */
+static inline const uint8_t *unwind_elf_segment(const struct unwind_elf *e, uint64_t vaddr,
+						uint64_t *lo, size_t *len)
+{
+	for (size_t i = 0; i < e->nloads; i++) {
+		const struct unwind_elf_load *l = &e->loads[i];
+		uint64_t n = l->filesz;
+
+		if (vaddr - l->vaddr >= l->filesz || l->offset >= e->size)
+			continue;
+		if (n > e->size - l->offset)
+			n = e->size - l->offset;
+		if (vaddr - l->vaddr >= n)
+			return NULL;
+		*lo = l->vaddr;
+		*len = (size_t)n;
+		return e->data + l->offset;
+	}
+	return NULL;
+}
+
 #endif

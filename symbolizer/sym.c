@@ -671,11 +671,6 @@ static bool lang_scoped(int lang)
 	}
 }
 
-static bool lang_uses_symbols(int lang)
-{
-	return lang_scoped(lang) || lang == DW_LANG_Mips_Assembler;
-}
-
 /* "ns::Class::method" for a C++/Rust DIE that has no mangled linkage name (an
  * inlined lambda's operator(), methods of local classes): the names of the scopes
  * that enclose its declaration, an unnamed class written {lambda}, as
@@ -763,7 +758,17 @@ static const char *die_name(struct sym *s, Dwarf_Die *die, bool physical, int la
 		name = dwarf_formstring(&at);
 	if (name && demangle_is_mangled(name))
 		return shown(s, name);
-	if (physical && lang_uses_symbols(lang)) {
+	/* GNU as names an assembler subprogram after its first label, which is glibc's
+	 * internal __GI_ alias at times: then the best ELF alias is the better name */
+	if (physical && lang == DW_LANG_Mips_Assembler) {
+		const char *sn;
+		name = dwarf_diename(die);
+		if (name && strncmp(name, "__GI_", 5))
+			return name;
+		sn = symbol_at(s, vaddr);
+		return sn ? shown(s, sn) : name;
+	}
+	if (physical && lang_scoped(lang)) {
 		const char *sn = symbol_at(s, vaddr);
 		if (sn)
 			return shown(s, sn);
@@ -853,6 +858,23 @@ static size_t dwarf_frames(struct sym *s, uint64_t vaddr, struct sym_frame *out,
 	return k;
 }
 
+/* The line table's file and line for vaddr, for an address DWARF has no function
+ * DIE for (code of some builds is described by the line table only). */
+static const char *table_line(struct sym *s, uint64_t vaddr, uint32_t *line)
+{
+	Dwarf_Addr dwbias;
+	Dwarf_Die *cudie = dwfl_module_addrdie(s->mod, vaddr, &dwbias);
+	Dwarf_Line *l = cudie ? dwarf_getsrc_die(cudie, vaddr - dwbias) : NULL;
+	int ln = 0;
+
+	*line = 0;
+	if (!l)
+		return NULL;
+	if (dwarf_lineno(l, &ln) == 0 && ln > 0)
+		*line = (uint32_t)ln;
+	return dwarf_linesrc(l, NULL, NULL);
+}
+
 size_t sym_lookup(struct sym *s, uint64_t vaddr, struct sym_frame *out, size_t cap)
 {
 	const char *name;
@@ -868,6 +890,8 @@ size_t sym_lookup(struct sym *s, uint64_t vaddr, struct sym_frame *out, size_t c
 	name = symbol_at(s, vaddr);
 	if (name) {
 		out[0] = (struct sym_frame){shown(s, name), NULL, 0, false, SYM_FROM_SYMTAB};
+		if (s->o.lines)
+			out[0].file = table_line(s, vaddr, &out[0].line);
 		return 1;
 	}
 	name = plt_name(s, vaddr);
