@@ -212,10 +212,12 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 		const char *q = r->prev.p;
 		common = common_prefix(s, q, lim);
 		/* frame i is shared when it and the delimiter after it are in the common
-		 * prefix, or when both lines end right after it */
+		 * prefix, or when the previous line ends right after it and the new line
+		 * ends or goes on to a deeper frame there */
 		while (keep < r->nprev &&
 		       (r->ends[keep] < common ||
-			(r->ends[keep] == common && common == len && common == r->prev.len)))
+			(r->ends[keep] == common && common == r->prev.len &&
+			 (common == len || s[common] == ';'))))
 			keep++;
 		if (keep == r->nprev && len == r->prev.len && common == len) {
 			/* the very same stack again */
