@@ -681,7 +681,8 @@ def recorded_pprof(tmp_path_factory):
     if not perf_event_allowed():
         pytest.skip("perf_event_open is not allowed here (perf_event_paranoid > 2)")
     out = tmp / "rec.pb.gz"
-    r = scorch("record", "-F", "999", "-o", out, "--", exe, "1")
+    # --lines: the symbolizer reads file:line (off by default), which pprof's Lines carry
+    r = scorch("record", "--lines", "-F", "999", "-o", out, "--", exe, "1")
     assert r.returncode == 0, r.stderr
     m = re.search(r"(\d+) samples", r.stderr)
     return exe, pprof_decode(out), int(m.group(1))
@@ -756,8 +757,7 @@ def test_pprof_of_a_recording_line_numbers(recorded_pprof):
             assert lo <= ln["line"] <= hi, (f["name"], ln["line"], lo, hi)
             assert f["filename"].endswith("cpu_shares.c"), f
             seen += 1
-    if not seen:
-        pytest.skip("the symbolizer gave no line numbers for the fixture's functions")
+    assert seen >= 4
 
 
 @pytest.fixture(scope="module")
