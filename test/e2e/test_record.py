@@ -255,6 +255,14 @@ def test_frame_pointer_call_graph(tmp):
     burning = frames_with(stacks, "burn_sixty")
     with_main = sum(c for s, c in burning.items() if "main" in s)
     assert with_main / sum(burning.values()) > 0.9
+    m = re.search(r"([\d.]+)% of stacks unwound to the root", r.stderr)
+    assert m and float(m.group(1)) > 90, r.stderr
+    # the same program without frame pointers: the summary does not claim whole stacks
+    nofp = compile_fixture("cpu_shares.c")
+    r, stacks = record(tmp, "-F", "999", "--call-graph", "fp", out="nofp.folded", cmd=[nofp, "0.5"])
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"([\d.]+)% of stacks unwound to the root", r.stderr)
+    assert m and float(m.group(1)) < 50, r.stderr
 
 
 @needs_perf
