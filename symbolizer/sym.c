@@ -762,15 +762,12 @@ static const char *die_name(struct sym *s, Dwarf_Die *die, bool physical, int la
 		name = dwarf_formstring(&at);
 	if (name && demangle_is_mangled(name))
 		return shown(s, name);
-	/* GNU as names an assembler subprogram after its first label, which is glibc's
-	 * internal __GI_ alias at times: then the best ELF alias is the better name */
+	/* GNU as names an assembler subprogram after its first label (glibc's internal
+	 * __GI_ alias, or __memcpy_ where the symbols say __memmove_): the best ELF
+	 * alias is the name perf and eu-addr2line show */
 	if (physical && lang == DW_LANG_Mips_Assembler) {
-		const char *sn;
-		name = dwarf_diename(die);
-		if (name && strncmp(name, "__GI_", 5))
-			return name;
-		sn = symbol_at(s, vaddr);
-		return sn ? shown(s, sn) : name;
+		const char *sn = symbol_at(s, vaddr);
+		return sn ? shown(s, sn) : dwarf_diename(die);
 	}
 	if (physical && lang_scoped(lang)) {
 		const char *sn = symbol_at(s, vaddr);
