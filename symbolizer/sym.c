@@ -343,7 +343,7 @@ struct raw_symbol {
 };
 
 /* Which alias names an address: GLOBAL > WEAK > LOCAL, then fewer leading '_', then
- * not glibc's internal __GI_ label (symbolizing.md §5). */
+ * not glibc's internal __GI_ label (symbolizing.md §5); cmp_raw breaks ties. */
 static unsigned rank_of(const char *name, int bind)
 {
 	unsigned b = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
@@ -362,6 +362,10 @@ static int cmp_raw(const void *a, const void *b)
 		return x->lo < y->lo ? -1 : 1;
 	if (x->rank != y->rank)
 		return x->rank < y->rank ? -1 : 1;
+	/* then the longer name, as perf's choose_best_symbol (glibc's memmove variants
+	 * over their memcpy aliases), then any fixed order */
+	if (strlen(x->name) != strlen(y->name))
+		return strlen(x->name) > strlen(y->name) ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
