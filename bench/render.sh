@@ -8,7 +8,8 @@
 # flamegraph.pl on medium and large, peak RSS below the input's size, an SVG no
 # larger than flamegraph.pl's at the same --minwidth.
 # Environment: SCORCH (binary, default ./scorch), CORPUS (default ../shared/corpus),
-# RUNS (override the run counts), FLAMEGRAPH_PL.
+# RUNS (override the run counts), RENDER_INPUTS (default "real-small medium large"),
+# FLAMEGRAPH_PL.
 set -u
 cd "$(dirname "$0")/.."
 SCORCH=${SCORCH:-./scorch}
@@ -85,11 +86,13 @@ row() {
 	if [ -n "${FLAMEGRAPH_PL:-}" ]; then
 		fruns=$runs
 		[ "$fruns" -gt 3 ] && fruns=3
+		[ "$name" = synth-large ] && fruns=1 # a minute or more a run
 		set -- $(measure "$fruns" "$OUT/$name.fg.svg" perl "$FLAMEGRAPH_PL" "$in") || return 1
 		fwall=$1
+		fcpu=$3
 		frss=$(awk -v k="$2" 'BEGIN { printf "%.1f", k / 1024 }')
 		fsize=$(wc -c <"$OUT/$name.fg.svg")
-		src=measured
+		src="measured; cpu $(awk -v a="$fcpu" -v b="$cpu" 'BEGIN { if (b > 0) printf "%.0fx", a / b; else print "inf" }') faster"
 	else
 		set -- $(ref "$name")
 		fwall=$1
@@ -103,9 +106,16 @@ row() {
 		"$fwall" "$frss" "$fsize" "$speed" "$src"
 }
 
-row real-small "$CORPUS/real-small.folded" 10
-medium=$(gen medium) && row synth-medium "$medium" 5
-large=$(gen large) && row synth-large "$large" 3
+INPUTS=${RENDER_INPUTS:-real-small medium large}
+medium=
+large=
+for input in $INPUTS; do
+	case $input in
+	real-small) row real-small "$CORPUS/real-small.folded" 10 ;;
+	medium) medium=$(gen medium) && row synth-medium "$medium" 5 ;;
+	large) large=$(gen large) && row synth-large "$large" 3 ;;
+	esac
+done
 
 # the same inputs through the folded writer (parse, merge, sort, write back)
 if [ -n "${large:-}" ]; then

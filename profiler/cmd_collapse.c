@@ -75,7 +75,8 @@ int cmd_collapse(int argc, char **argv)
 			    argv[1]);
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	opterr = 0; /* getopt would print its own message, named after argv[0] */
+	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'P':
 			o.ps.pid = true;
@@ -104,8 +105,12 @@ int cmd_collapse(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case ':':
+			usage_error("collapse", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			usage_error("collapse", "unknown or incomplete option");
+			if (optopt)
+				usage_error("collapse", "unknown option '-%c'", optopt);
+			usage_error("collapse", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

@@ -152,7 +152,8 @@ int cmd_diff(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	opterr = 0; /* getopt would print its own message, named after argv[0] */
+	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'o':
 			o.output = optarg;
@@ -212,8 +213,12 @@ int cmd_diff(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case ':':
+			usage_error("diff", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			usage_error("diff", "unknown or incomplete option");
+			if (optopt)
+				usage_error("diff", "unknown option '-%c'", optopt);
+			usage_error("diff", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 2)

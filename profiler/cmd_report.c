@@ -61,7 +61,8 @@ int cmd_report(int argc, char **argv)
 
 	o.w.min_share = 0.5;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	opterr = 0; /* getopt would print its own message, named after argv[0] */
+	while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			if (!strcmp(optarg, "self"))
@@ -94,8 +95,12 @@ int cmd_report(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case ':':
+			usage_error("report", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			usage_error("report", "unknown or incomplete option");
+			if (optopt)
+				usage_error("report", "unknown option '-%c'", optopt);
+			usage_error("report", "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

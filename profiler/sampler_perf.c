@@ -298,6 +298,8 @@ static void on_mmap2(struct perf_state *st, const uint8_t *rec, size_t len)
 	n = strnlen(r->filename, max < sizeof(name) - 1 ? max : sizeof(name) - 1);
 	memcpy(name, r->filename, n);
 	name[n] = 0;
+	if (!strcmp(name, "//anon") || !strncmp(name, "/anon_hugepage", 14))
+		name[0] = 0; /* perf's name of anonymous (JIT) memory: no file */
 	asid = asid_of(st, r->pid);
 	if (asid < 0)
 		return;
@@ -535,6 +537,15 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 					reread_maps(st, (uint32_t)asid, pid);
 				}
 			}
+			if (!maps_lookup(ctx->maps, (uint32_t)asid, pc)) {
+				/* no mapping holds the pc: user registers of an image that is
+				 * gone (a tick inside execve, after the old mm was dropped) */
+				if (!n) {
+					ctx->stacks->failed++;
+					return;
+				}
+				goto emit;
+			}
 			d = unwind_stack(ctx->unwind, (uint32_t)asid, &snap, out + n,
 					 SAMPLER_MAX_DEPTH - n, &complete);
 			if (d <= 0) {
@@ -560,6 +571,7 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 				flags |= STACK_COMPLETE;
 		}
 	}
+emit:
 	if (!n) {
 		ctx->stacks->failed++;
 		return;

@@ -308,7 +308,7 @@ static int64_t add(struct profile *p, uint32_t at, const uint32_t *frames, size_
 		   uint64_t count, uint64_t before, bool diff)
 {
 	uint32_t node = at;
-	size_t depth = n;
+	size_t depth;
 
 	if (n > UINT32_MAX || at >= p->nnodes)
 		return at >= p->nnodes ? -EINVAL : -EOVERFLOW;
@@ -317,23 +317,22 @@ static int64_t add(struct profile *p, uint32_t at, const uint32_t *frames, size_
 		if (node == PROFILE_NONE)
 			return -ENOMEM;
 	}
-	/* counts go on only once the path exists, so a failure leaves totals consistent */
-	for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
-		if (p->nodes[m].total > UINT64_MAX - count)
-			return -EOVERFLOW;
-		if (diff && p->base[m] > UINT64_MAX - before)
-			return -EOVERFLOW;
-	}
-	if (diff && p->base_total > UINT64_MAX - before)
+	/* Counts go on only once the path exists, so a failure leaves totals consistent.
+	 * No node's total exceeds the root's (totals are sums of counts), so checking
+	 * the root for overflow checks the whole path. */
+	if (p->nodes[0].total > UINT64_MAX - count)
+		return -EOVERFLOW;
+	if (diff && (p->base[0] > UINT64_MAX - before || p->base_total > UINT64_MAX - before))
 		return -EOVERFLOW;
 	p->nodes[node].self += count;
+	depth = 0;
 	for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
 		p->nodes[m].total += count;
 		if (diff)
 			p->base[m] += before;
-	}
-	for (uint32_t m = at; m != 0 && m != PROFILE_NONE; m = p->nodes[m].parent)
 		depth++;
+	}
+	depth--; /* the root is not a frame */
 	if (diff)
 		p->base_total += before;
 	if (depth > p->maxdepth)

@@ -738,7 +738,6 @@ static void put_document(struct svg *s)
 			    : o->flamechart    ? "Flame Chart"
 			    : o->inverted      ? "Icicle Graph"
 					       : "Flame Graph";
-	double W = s->width;
 
 	puts_(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
 	puts_(s, "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" id=\"");
@@ -820,7 +819,6 @@ static void put_document(struct svg *s)
 	puts_(s, "\" y=\"");
 	putfix(s, s->height - s->ypad2 / 2, 1);
 	puts_(s, "\" text-anchor=\"end\"> </text>\n<g class=\"frames\">\n");
-	(void)W;
 }
 
 int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, char *err,

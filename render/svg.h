@@ -15,7 +15,10 @@
 
 /* Writes p as SVG to out with the svg fields of o (title, subtitle, width,
  * frame_height, minwidth, fontsize, fonttype, countname, nametype, colors, hash,
- * reverse, inverted, flamechart, negate, notes, sort_weight). 0 or -errno. */
+ * reverse, inverted, flamechart, negate, notes, sort_weight); o may be NULL or
+ * zeroed for the defaults (fluid width, minwidth 0.1 px, the profile's own title
+ * and count unit). A negative minwidth keeps every frame. 0 or -errno (-EINVAL
+ * for a profile without samples). */
 int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, char *err,
 	      size_t errsz);
 

@@ -3,27 +3,25 @@
 // on it. Usage: node svg.mjs CONFIG.json (paths of the SVGs and the HTML page, the
 // frame to click, the searches to run).
 import { chromium } from "playwright-core";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 
 const cfg = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 	"--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const out = { errors: [], dialogs: [] };
-const dirs = [];
 
+// One browser (playwright gives it a fresh temporary --user-data-dir) and a new
+// context per need, so the scripts-off check costs no second start.
+let browser = null;
 async function launch(opts = {}) {
-	const dir = mkdtempSync(join(tmpdir(), "scorch-chromium-"));
-	dirs.push(dir);
-	return chromium.launchPersistentContext(dir, {
-		executablePath: cfg.chromium || "/usr/bin/chromium",
-		headless: true,
-		args: ARGS,
-		viewport: { width: 1200, height: 900 },
-		...opts,
-	});
+	if (!browser)
+		browser = await chromium.launch({
+			executablePath: cfg.chromium || "/usr/bin/chromium",
+			headless: true,
+			args: ARGS,
+		});
+	return browser.newContext({ viewport: { width: 1200, height: 900 }, ...opts });
 }
 
 function url(path, query = "") {
@@ -229,6 +227,6 @@ try {
 } catch (e) {
 	out.fatal = String(e && e.stack || e);
 } finally {
-	for (const d of dirs) rmSync(d, { recursive: true, force: true });
+	if (browser) await browser.close();
 }
 console.log(JSON.stringify(out));

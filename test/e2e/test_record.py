@@ -393,7 +393,7 @@ def test_kernel_frames(tmp, callgraph):
     for s in stacks:
         ks = [i for i, f in enumerate(s) if f.endswith("_[k]")]
         if ks:  # kernel frames are the leaf end of a stack, below the user frames
-            assert ks == list(range(ks[0], len(s))), s
+            assert ks == list(range(ks[0], len(s))), "misplaced kernel frames: " + ";".join(s)
     # without --kernel there are none
     r, stacks = record(tmp, "-F", "499", "--call-graph", callgraph, out="nok.folded",
                        cmd=[dd, "if=/dev/zero", "of=/dev/null", "bs=1k", "count=50000"])

@@ -295,8 +295,8 @@ static void test_round_trip(void **state)
 static void test_prefix_reuse_matches_plain(void **state)
 {
 	/* the same lines sorted and shuffled give the same profile */
-	const char *sorted = "a;b;c 1\na;b;c;d 2\na;b;e 3\na;bx 4\na;b;c 5\nab;c 6\n";
-	const char *shuffled = "ab;c 6\na;b;c 5\na;b;e 3\na;b;c;d 2\na;bx 4\na;b;c 1\n";
+	const char *sorted = "a;b 7\na;b;c 1\na;b;c;d 2\na;b;e 3\na;bx 4\na;b;c 5\nab;c 6\n";
+	const char *shuffled = "ab;c 6\na;b;c 5\na;b;e 3\na;b;c;d 2\na;bx 4\na;b;c 1\na;b 7\n";
 	struct folded_opts rev = {.reverse = true};
 	struct rd r1 = read_text(sorted), r2 = read_text(shuffled);
 	struct rd r3 = read_text_opts("a;b;c 2\nx;b;c 1\n", 16, &rev);
