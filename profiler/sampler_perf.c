@@ -494,6 +494,7 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 	if (chain) {
 		enum { NONE, KERNEL, USER } where = NONE;
 		bool first_user = true;
+		uint32_t user_n = 0;
 		for (uint64_t i = 0; i < nr && n < SAMPLER_MAX_DEPTH; i++) {
 			uint64_t ip;
 			memcpy(&ip, chain + i * 8, 8);
@@ -509,13 +510,15 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 				out[n++] = stack_make(first_user ? STACK_TAG_EXACT : STACK_TAG_USER,
 						      ip);
 				first_user = false;
+				user_n++;
 			}
 		}
-		if (!st->dwarf && !first_user) {
-			/* the kernel stops the frame-pointer walk at a zero frame pointer, or
-			 * at perf_event_max_stack: count the first as complete */
-			if (nr < 127)
-				flags |= STACK_COMPLETE;
+		if (!st->dwarf && user_n >= 2 && nr < 127) {
+			/* the kernel stops the frame-pointer walk at a frame pointer that
+			 * leaves the stack, or at perf_event_max_stack (127). It cannot tell
+			 * a chain that reached the root from one that broke; a lone pc (code
+			 * built without frame pointers) is certainly broken. */
+			flags |= STACK_COMPLETE;
 		}
 	}
 	if (st->dwarf) {

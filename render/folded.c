@@ -34,7 +34,7 @@
 #include <string.h>
 
 #ifndef READ_BLOCK /* the fuzz build makes it tiny, to reach the partial-line paths */
-#define READ_BLOCK (4u << 20) /* bytes read at once */
+#define READ_BLOCK (1u << 20) /* bytes read at once */
 #endif
 
 struct reader {
