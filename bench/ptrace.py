@@ -15,6 +15,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -61,28 +62,71 @@ def run(kind, exe):
     return wall, cpu, figures
 
 
-def eu_stack(exe, bare_wall):
+class Poller(threading.Thread):
+    """Reads the state of one thread of pid as fast as it can; frac() is the share of
+    reads that found it in a tracing stop ('t')."""
+
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+        self.path = f"/proc/{pid}/task/{tids[-1]}/stat"  # a worker thread
+        self.reads = self.stopped = 0
+        self.done = False
+
+    def run(self):
+        while not self.done:
+            try:
+                with open(self.path, "rb") as f:
+                    state = f.read().rsplit(b")", 1)[1].split()[0]
+            except (OSError, IndexError):
+                return
+            self.reads += 1
+            self.stopped += state == b"t"
+
+    def frac(self):
+        return self.stopped / self.reads if self.reads else 0.0
+
+
+def stopped_share(exe, attach_cmd, secs=3.0):
+    """Runs the fixture, attaches attach_cmd(pid) (a list of commands run in turn until
+    secs pass), and returns (share of time a worker was seen stopped, elapsed s,
+    commands run)."""
+    proc = subprocess.Popen([str(exe), str(THREADS), str(ROUNDS * 10)],
+                            stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(0.3)
+        poller = Poller(proc.pid)
+        poller.start()
+        t0 = time.monotonic()
+        n = 0
+        while time.monotonic() - t0 < secs and proc.poll() is None:
+            subprocess.run(attach_cmd(proc.pid), capture_output=True)
+            n += 1
+        elapsed = time.monotonic() - t0
+        poller.done = True
+        poller.join()
+        return poller.frac(), elapsed, n
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def eu_stack(exe):
+    """eu-stack per snapshot: its own time, and the time a worker thread spends
+    stopped, seen from outside by polling /proc (the same for scorch, per tick)."""
     if not shutil.which("eu-stack"):
         return None
-    proc = subprocess.Popen([str(exe), str(THREADS), str(ROUNDS)], stdout=subprocess.PIPE,
-                            text=True)
-    times = []
-    time.sleep(0.2)
-    while proc.poll() is None and len(times) < 20:
-        t0 = time.monotonic()
-        r = subprocess.run(["eu-stack", "-p", str(proc.pid)], capture_output=True, text=True)
-        if r.returncode == 0:
-            times.append(time.monotonic() - t0)
-    proc.communicate()
-    # the stall: a back-to-back loop for the whole run
-    proc = subprocess.Popen([str(exe), str(THREADS), str(ROUNDS)], stdout=subprocess.PIPE,
-                            text=True)
-    n = 0
-    while proc.poll() is None:
-        r = subprocess.run(["eu-stack", "-p", str(proc.pid)], capture_output=True, text=True)
-        n += r.returncode == 0
-    wall, _ = parse(proc.communicate()[0])
-    return statistics.median(times) * 1e3, n, (wall - bare_wall) / n * 1e3 if n else 0.0
+    t0 = time.monotonic()
+    frac, elapsed, n = stopped_share(exe, lambda pid: ["eu-stack", "-p", str(pid)])
+    eu_ms = (time.monotonic() - t0) / max(n, 1) * 1e3
+    eu_stall = frac * elapsed / max(n, 1) * 1e3
+    secs = 3
+    frac, elapsed, _ = stopped_share(
+        exe, lambda pid: [SCORCH, "record", "-q", "--mode", "ptrace", "-F", "99", "-d",
+                          str(secs), "-o", str(OUT / "attach.folded"), "-p", str(pid)],
+        secs=0.1)
+    scorch_stall = frac * elapsed / (elapsed * 99) * 1e3
+    return eu_ms, n, eu_stall, scorch_stall
 
 
 def main():
@@ -115,14 +159,16 @@ def main():
         print(f"ptrace interrupt-to-resume (us): median "
               f"{m('interrupt_to_resume_us_median'):.1f}, p99 "
               f"{m('interrupt_to_resume_us_p99'):.1f}")
-    eu = eu_stack(exe, bw)
+    eu = eu_stack(exe)
     if eu:
-        ms, n, stall = eu
-        print(f"eu-stack -p: {ms:.1f} ms per snapshot; back-to-back: {n} snapshots, "
-              f"target stall {stall:.2f} ms per snapshot")
-        if figs:
-            print(f"ratio eu-stack stall / ptrace held (median): "
-                  f"{stall * 1e3 / max(m('held_us_median'), 0.1):.0f}x")
+        ms, n, stall, mine = eu
+        # the poller runs more often while the target's threads are stopped (they free
+        # a CPU), so on a loaded machine both figures are too high, alike
+        print(f"seen from outside (polling a worker's /proc state; biased upwards on a "
+              f"loaded machine): eu-stack -p takes "
+              f"{ms:.0f} ms per snapshot ({n} taken) and stops the thread "
+              f"{stall:.2f} ms each; scorch --mode ptrace at 99 Hz stops it "
+              f"{mine * 1e3:.0f} us per tick ({stall / max(mine, 1e-6):.0f}x less)")
     else:
         print("eu-stack: not installed")
 

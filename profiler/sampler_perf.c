@@ -298,6 +298,8 @@ static void on_mmap2(struct perf_state *st, const uint8_t *rec, size_t len)
 	n = strnlen(r->filename, max < sizeof(name) - 1 ? max : sizeof(name) - 1);
 	memcpy(name, r->filename, n);
 	name[n] = 0;
+	if (!strcmp(name, "//anon") || !strncmp(name, "/anon_hugepage", 14))
+		name[0] = 0; /* perf's name of anonymous (JIT) memory: no file */
 	asid = asid_of(st, r->pid);
 	if (asid < 0)
 		return;
@@ -492,6 +494,7 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 	if (chain) {
 		enum { NONE, KERNEL, USER } where = NONE;
 		bool first_user = true;
+		uint32_t user_n = 0;
 		for (uint64_t i = 0; i < nr && n < SAMPLER_MAX_DEPTH; i++) {
 			uint64_t ip;
 			memcpy(&ip, chain + i * 8, 8);
@@ -507,13 +510,15 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 				out[n++] = stack_make(first_user ? STACK_TAG_EXACT : STACK_TAG_USER,
 						      ip);
 				first_user = false;
+				user_n++;
 			}
 		}
-		if (!st->dwarf && !first_user) {
-			/* the kernel stops the frame-pointer walk at a zero frame pointer, or
-			 * at perf_event_max_stack: count the first as complete */
-			if (nr < 127)
-				flags |= STACK_COMPLETE;
+		if (!st->dwarf && user_n >= 2 && nr < 127) {
+			/* the kernel stops the frame-pointer walk at a frame pointer that
+			 * leaves the stack, or at perf_event_max_stack (127). It cannot tell
+			 * a chain that reached the root from one that broke; a lone pc (code
+			 * built without frame pointers) is certainly broken. */
+			flags |= STACK_COMPLETE;
 		}
 	}
 	if (st->dwarf) {
@@ -534,6 +539,15 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 					s->reread_ns = t;
 					reread_maps(st, (uint32_t)asid, pid);
 				}
+			}
+			if (!maps_lookup(ctx->maps, (uint32_t)asid, pc)) {
+				/* no mapping holds the pc: user registers of an image that is
+				 * gone (a tick inside execve, after the old mm was dropped) */
+				if (!n) {
+					ctx->stacks->failed++;
+					return;
+				}
+				goto emit;
 			}
 			d = unwind_stack(ctx->unwind, (uint32_t)asid, &snap, out + n,
 					 SAMPLER_MAX_DEPTH - n, &complete);
@@ -560,6 +574,7 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 				flags |= STACK_COMPLETE;
 		}
 	}
+emit:
 	if (!n) {
 		ctx->stacks->failed++;
 		return;

@@ -107,6 +107,7 @@ struct thr {
 	bool listening;    /* in a group-stop under PTRACE_LISTEN */
 	bool off_cpu;      /* not runnable at the tick that wants the sample */
 	bool timed;        /* it was running: its stop counts in the stopped-time figures */
+	char tick_state;   /* its state letter at the tick that wants the sample */
 	uint32_t count;    /* samples the pending sample stands for */
 	uint64_t last_nr;  /* last system call seen, to name a restarted one */
 	int stat_fd;       /* /proc/PID/task/TID/stat, or -1 */
@@ -138,8 +139,7 @@ struct pstate {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct rec *head, *tail; /* queue, oldest first */
-	struct rec *free_samples;
-	size_t nsample_recs; /* sample records allocated */
+	struct rec *free_samples; /* processed sample records, back from the caller */
 	uint64_t lost;       /* samples dropped by the tracer */
 	bool started;        /* the tracer finished seizing (start_rc valid) */
 	int start_rc;
@@ -151,7 +151,10 @@ struct pstate {
 	/* tracer thread only */
 	pthread_t tracer;
 	bool tracer_running;
-	bool notify_needed; /* records were queued since the last notify */
+	struct rec *phead, *ptail; /* records not handed over yet (push, notify) */
+	struct rec *tfree;         /* sample records ready for use */
+	size_t nsample_recs;       /* sample records allocated */
+	uint64_t tlost, lost_published;
 	uint64_t handled;   /* samples taken or given up, to know when a tick is done */
 	struct ptrace_map thr;   /* tid -> struct thr * */
 	pid_t *roots;            /* the target processes read() waits for */
@@ -184,28 +187,44 @@ static uint64_t now_ns(void)
 
 /* ---- the queue ------------------------------------------------------------------ */
 
-/* Queues r for the caller's thread. The tracer wakes that thread (notify) once per
- * tick or event, after every stopped thread was resumed, never while one waits. */
+/* Queues r for the caller's thread: on the tracer's own list first, which notify()
+ * hands over under the lock once per tick or event batch, after every stopped thread
+ * was resumed. Nothing the tracer does while a thread waits for it takes the lock,
+ * so the caller's thread, preempted while it holds the lock, cannot keep a target
+ * thread stopped. */
 static void push(struct pstate *st, struct rec *r)
 {
 	r->next = NULL;
-	pthread_mutex_lock(&st->lock);
-	if (st->tail)
-		st->tail->next = r;
+	if (st->ptail)
+		st->ptail->next = r;
 	else
-		st->head = r;
-	st->tail = r;
-	pthread_mutex_unlock(&st->lock);
-	st->notify_needed = true;
+		st->phead = r;
+	st->ptail = r;
 }
 
 static void notify(struct pstate *st)
 {
 	uint64_t one = 1;
 
-	if (!st->notify_needed)
+	if (!st->phead && st->tlost == st->lost_published)
 		return;
-	st->notify_needed = false;
+	pthread_mutex_lock(&st->lock);
+	if (st->phead) {
+		if (st->tail)
+			st->tail->next = st->phead;
+		else
+			st->head = st->phead;
+		st->tail = st->ptail;
+	}
+	st->lost = st->tlost;
+	/* take back the sample records the caller's thread is done with */
+	if (!st->tfree) {
+		st->tfree = st->free_samples;
+		st->free_samples = NULL;
+	}
+	pthread_mutex_unlock(&st->lock);
+	st->phead = st->ptail = NULL;
+	st->lost_published = st->tlost;
 	if (write(st->efd, &one, sizeof(one)) < 0) {
 		/* the counter cannot overflow at this rate; read() also polls with a timeout */
 	}
@@ -216,9 +235,7 @@ static void push_event(struct pstate *st, enum rec_kind kind, pid_t pid, pid_t p
 	struct rec *r = calloc(1, sizeof(*r));
 
 	if (!r) {
-		pthread_mutex_lock(&st->lock);
-		st->lost++;
-		pthread_mutex_unlock(&st->lock);
+		st->tlost++;
 		return;
 	}
 	r->kind = kind;
@@ -228,15 +245,14 @@ static void push_event(struct pstate *st, enum rec_kind kind, pid_t pid, pid_t p
 	push(st, r);
 }
 
-/* A sample record with room for the stack, or NULL when too much is queued. */
+/* A sample record with room for the stack, or NULL when too much is queued. Tracer
+ * only, without the lock: from its own free list, or a new one. */
 static struct rec *sample_rec(struct pstate *st)
 {
-	struct rec *r;
+	struct rec *r = st->tfree;
 
-	pthread_mutex_lock(&st->lock);
-	r = st->free_samples;
 	if (r) {
-		st->free_samples = r->next;
+		st->tfree = r->next;
 	} else if ((st->nsample_recs + 1) * (st->stack_cap + sizeof(*r)) <= MAX_QUEUED_BYTES) {
 		r = calloc(1, sizeof(*r));
 		if (r && st->stack_cap && !(r->stack = malloc(st->stack_cap))) {
@@ -246,14 +262,15 @@ static struct rec *sample_rec(struct pstate *st)
 		if (r)
 			st->nsample_recs++;
 	}
-	if (!r)
-		st->lost++;
-	pthread_mutex_unlock(&st->lock);
-	if (r)
-		r->kind = REC_SAMPLE;
+	if (!r) {
+		st->tlost++;
+		return NULL;
+	}
+	r->kind = REC_SAMPLE;
 	return r;
 }
 
+/* Caller's thread: a processed record goes back to the shared free list. */
 static void free_rec(struct pstate *st, struct rec *r)
 {
 	if (r->kind != REC_SAMPLE) {
@@ -493,6 +510,10 @@ static struct rec *take_sample(struct pstate *st, struct thr *t)
 	 * runnable for a while) */
 	if (st->wall && (int64_t)r.orig_rax >= 0 && interrupted_rc((int64_t)r.rax))
 		rec->off_cpu = true;
+	/* stopped in user code outside any system call: it woke up and ran between the
+	 * state read at the tick and the interrupt (a fault's wait, state D, stays off) */
+	if ((int64_t)r.orig_rax < 0 && t->tick_state != 'D')
+		rec->off_cpu = false;
 	if ((int64_t)r.orig_rax >= 0) {
 		uint64_t nr = r.orig_rax;
 		/* a sleep interrupted by an earlier tick goes on as restart_syscall(2) */
@@ -763,9 +784,7 @@ static void repeat(struct pstate *st, struct thr *t)
 	struct rec *r = calloc(1, sizeof(*r));
 
 	if (!r) {
-		pthread_mutex_lock(&st->lock);
-		st->lost += t->count;
-		pthread_mutex_unlock(&st->lock);
+		st->tlost += t->count;
 		return;
 	}
 	r->kind = REC_REPEAT;
@@ -811,6 +830,7 @@ static uint64_t tick(struct pstate *st, uint64_t now)
 		}
 		if (t->trap_pending)
 			continue;
+		t->tick_state = state;
 		if (st->wall) {
 			t->count = 1;
 			t->off_cpu = state != 'R';
@@ -1059,8 +1079,14 @@ static void *tracer_main(void *arg)
 	st->started = true;
 	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->lock);
-	if (rc < 0)
-		goto out; /* the kernel detaches what was seized when this thread exits */
+	if (rc < 0) {
+		/* the kernel detaches what was seized when this thread exits */
+		size_t i = 0;
+		uint64_t v;
+		while (ptrace_map_next(&st->thr, &i, NULL, &v))
+			thr_drop(st, (struct thr *)(uintptr_t)v);
+		goto out;
+	}
 
 	st->roots = malloc((tg->npids ? tg->npids : 1) * sizeof(*st->roots));
 	if (st->roots) {
@@ -1091,7 +1117,6 @@ static void *tracer_main(void *arg)
 		wait_chld(st->next_tick - now);
 	}
 	detach_all(st);
-	st->notify_needed = true;
 	notify(st);
 out:
 	pthread_mutex_lock(&st->lock);
@@ -1326,6 +1351,14 @@ static void process_sample(struct pstate *st, const struct rec *r)
 	}
 	if (!maps_lookup(ctx->maps, p->asid, r->regs[UNWIND_REG_RIP]))
 		reread_maps(st, p, r->pid);
+	if (!maps_lookup(ctx->maps, p->asid, r->regs[UNWIND_REG_RIP])) {
+		/* the process is gone before its mappings could be read (a short-lived
+		 * exec): nothing to unwind with; keep the pc */
+		out[1] = stack_make(STACK_TAG_EXACT, r->regs[UNWIND_REG_RIP]);
+		remember(st, r->tid, p->asid, out + 1, 1, false);
+		emit(st, p->asid, r, out, 1, false);
+		return;
+	}
 	n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
 	if (n > 0 && !complete && !maps_lookup(ctx->maps, p->asid, stack_value(out[n])) &&
 	    reread_maps(st, p, r->pid))
@@ -1433,6 +1466,16 @@ static void free_state(struct pstate *st)
 		free(r);
 	}
 	for (r = st->free_samples; r; r = next) {
+		next = r->next;
+		free(r->stack);
+		free(r);
+	}
+	for (r = st->tfree; r; r = next) {
+		next = r->next;
+		free(r->stack);
+		free(r);
+	}
+	for (r = st->phead; r; r = next) {
 		next = r->next;
 		free(r->stack);
 		free(r);

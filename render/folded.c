@@ -34,7 +34,7 @@
 #include <string.h>
 
 #ifndef READ_BLOCK /* the fuzz build makes it tiny, to reach the partial-line paths */
-#define READ_BLOCK (4u << 20) /* bytes read at once */
+#define READ_BLOCK (1u << 20) /* bytes read at once */
 #endif
 /* The longest line taken: far beyond any real stack (10 000 frames of 6 kB names),
  * and a bound on memory when the input has no newline at all (/dev/zero, a binary). */
@@ -205,7 +205,7 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 		     uint64_t after)
 {
 	struct profile *p = r->p;
-	size_t keep = 0, n = 0, common = 0, start;
+	size_t keep = 0, n = 0, common = 0, start, pstart;
 	uint32_t at = 0;
 	int64_t leaf;
 	int rc;
@@ -230,16 +230,26 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 			goto added;
 		}
 	}
-	/* split the rest into frames */
+	/* split the rest into frames; a frame with the same name as the previous
+	 * line's frame at the same depth (a common tail under a different caller:
+	 * libc leaves, kernel chains) takes its id without a lookup */
 	n = keep;
 	start = keep ? r->ends[keep - 1] + 1 : 0;
+	pstart = start; /* where the previous line's frame n starts */
 	for (;;) {
 		const char *semi = memchr(s + start, ';', len - start);
 		size_t end = semi ? (size_t)(semi - s) : len;
+		bool same = false;
 		uint32_t id;
+		if (n < r->nprev) {
+			size_t pend = r->ends[n];
+			same = pend - pstart == end - start &&
+			       !memcmp(s + start, r->prev.p + pstart, end - start);
+			pstart = pend + 1;
+		}
 		if ((rc = reserve_frames(r, n + 1)) < 0)
 			return errf(r->err, r->errsz, rc, "out of memory reading folded stacks");
-		id = profile_intern(p, s + start, end - start);
+		id = same ? r->ids[n] : profile_intern(p, s + start, end - start);
 		if (id == PROFILE_NONE)
 			return errf(r->err, r->errsz, -ENOMEM,
 				    "out of memory reading folded stacks");

@@ -317,6 +317,7 @@ static int end_sample(struct reader *r)
 /* Parses a sample header; false if line is not one (then nothing is changed). */
 static int parse_header(struct reader *r, const char *s, size_t len, bool *is_header)
 {
+	bool at_col0 = len && !is_space(s[0]);
 	size_t i = 0, comm_end = 0, num_start = 0, num_end = 0, slash = 0;
 	uint64_t pid = 0, tid = 0, period = 0;
 	bool have_pid = false, have_period = false, have_time = false, have_event = false;
@@ -391,8 +392,15 @@ static int parse_header(struct reader *r, const char *s, size_t len, bool *is_he
 		}
 		i = t;
 	}
-	if (!have_time && !have_event && !have_period)
-		return 0; /* "name 12" alone: a srcline or stray text, not a header */
+	/* "comm TID" alone is a header (perf script -F comm,tid,ip,sym) only at column 0:
+	 * an indented "name 12" is a srcline line or stray text */
+	if (!have_time && !have_event && !have_period) {
+		size_t k = num_end;
+		while (k < len && is_space(s[k]))
+			k++;
+		if (!at_col0 || k < len)
+			return 0;
+	}
 	*is_header = true;
 	rc = end_sample(r);
 	if (rc < 0)

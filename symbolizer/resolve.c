@@ -253,6 +253,22 @@ static int64_t key_get(struct ctx *c, uint32_t file, uint64_t off)
 	return (int64_t)c->nkeys++;
 }
 
+/* Anonymous memory as perf's MMAP records name it ("//anon", "/dev/zero" and the
+ * like, as perf's map.c treats them): where JIT code lives. */
+static bool anon_like(const struct maps *m, const struct maps_entry *e)
+{
+	static const char *const prefixes[] = {"//anon", "/dev/zero", "/anon_hugepage",
+					       "/memfd:", "[anon"};
+	const char *name = maps_str(m, e->name);
+
+	if (e->file == MAPS_ANON && !name[0])
+		return true;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (!strncmp(name, prefixes[i], strlen(prefixes[i])))
+			return true;
+	return false;
+}
+
 /* The vDSO has no file: the key's file index past maps.files stands for it. */
 static uint32_t vdso_file(const struct ctx *c)
 {
@@ -318,7 +334,7 @@ static int64_t rec_get(struct ctx *c, uint32_t asid, uint64_t entry)
 		if (e) {
 			int64_t k = -1;
 			r.mapping = (uint32_t)(e - c->m->v);
-			if (e->file != MAPS_ANON && c->m->files[e->file].fd >= 0)
+			if (e->file != MAPS_ANON && c->m->files[e->file].fd >= 0 && !anon_like(c->m, e))
 				k = key_get(c, e->file, pc - e->start + e->pgoff);
 			else if (e->file == MAPS_ANON && !strcmp(maps_str(c->m, e->name), "[vdso]"))
 				k = key_get(c, vdso_file(c), pc - e->start);
@@ -456,11 +472,41 @@ static int resolve_files(struct ctx *c, char *err, size_t errsz)
 
 /* Where the target's JIT symbols are, and whether the file may be trusted: owned by
  * the target's user or root, and not older than the process (symbolizing.md §9). */
+/* The pid of a live process in its own pid namespace (the last NSpid of
+ * /proc/PID/status), or 0. */
+static uint32_t ns_pid(uint32_t pid)
+{
+	char path[64], line[256];
+	uint32_t ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *q = line + 6, *end;
+			for (;;) {
+				unsigned long v = strtoul(q, &end, 10);
+				if (end == q)
+					break;
+				ns = (uint32_t)v;
+				q = end;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	return ns;
+}
+
 static struct perfmap *perfmap_of(struct ctx *c, uint32_t pid)
 {
 	struct perfmap_check chk = {geteuid(), 0};
 	struct pid_map *pm = NULL;
-	char path[64];
+	uint32_t nspid;
+	char path[96];
 	struct stat st;
 
 	for (size_t i = 0; i < c->npms; i++)
@@ -509,6 +555,14 @@ static struct perfmap *perfmap_of(struct ctx *c, uint32_t pid)
 							  (unsigned long long)sysconf(_SC_CLK_TCK)) - 1;
 		}
 	}
+	/* in a container the JIT writes its own /tmp with the pid of its namespace */
+	nspid = ns_pid(pid);
+	if (nspid && nspid != pid) {
+		snprintf(path, sizeof(path), "/proc/%" PRIu32 "/root/tmp/perf-%" PRIu32 ".map", pid,
+			 nspid);
+		if (perfmap_read(&pm->pm, path, &chk, NULL, 0) != -ENOENT)
+			return &pm->pm;
+	}
 	snprintf(path, sizeof(path), "/tmp/perf-%" PRIu32 ".map", pid);
 	perfmap_read(&pm->pm, path, &chk, NULL, 0);
 	return &pm->pm;
@@ -535,13 +589,16 @@ static int rec_frames(struct ctx *c, struct loc_rec *r)
 		uint64_t pc = entry_pc(r->entry);
 		const char *jit = NULL;
 
-		if (!e || e->file == MAPS_ANON) {
+		if (!e || anon_like(c->m, e)) {
 			struct perfmap *pm = perfmap_of(c, c->m->spaces[r->asid].pid);
 			jit = pm ? perfmap_lookup(pm, pc) : NULL;
 		}
 		if (jit) {
 			c->st.jit++;
 			rc = push_frame(c, jit, NULL, 0, PROFILE_KIND_JIT, false);
+		} else if (e && anon_like(c->m, e)) {
+			c->st.unresolved++;
+			rc = push_frame(c, "[anon]", NULL, 0, PROFILE_KIND_NATIVE, false);
 		} else if (e && e->file != MAPS_ANON) {
 			/* a file that could not be opened */
 			char buf[64 + 256];
@@ -556,8 +613,7 @@ static int rec_frames(struct ctx *c, struct loc_rec *r)
 					false);
 		} else {
 			c->st.unresolved++;
-			rc = push_frame(c, e ? "[anon]" : "[unknown]", NULL, 0, PROFILE_KIND_NATIVE,
-					false);
+			rc = push_frame(c, "[unknown]", NULL, 0, PROFILE_KIND_NATIVE, false);
 		}
 		break;
 	}

@@ -151,7 +151,7 @@ def test_fork_and_exec_child_is_followed(tmp):
 @needs_perf
 def test_attach_for_two_seconds(tmp):
     exe = compile_fixture("cpu_shares.c")
-    proc = subprocess.Popen([str(exe), "4", "33"])
+    proc = subprocess.Popen([str(exe), "3", "33"])
     try:
         time.sleep(0.3)
         t0 = time.monotonic()
@@ -255,6 +255,14 @@ def test_frame_pointer_call_graph(tmp):
     burning = frames_with(stacks, "burn_sixty")
     with_main = sum(c for s, c in burning.items() if "main" in s)
     assert with_main / sum(burning.values()) > 0.9
+    m = re.search(r"([\d.]+)% of stacks unwound to the root", r.stderr)
+    assert m and float(m.group(1)) > 90, r.stderr
+    # the same program without frame pointers: the summary does not claim whole stacks
+    nofp = compile_fixture("cpu_shares.c")
+    r, stacks = record(tmp, "-F", "999", "--call-graph", "fp", out="nofp.folded", cmd=[nofp, "0.5"])
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"([\d.]+)% of stacks unwound to the root", r.stderr)
+    assert m and float(m.group(1)) < 50, r.stderr
 
 
 @needs_perf
@@ -393,7 +401,7 @@ def test_kernel_frames(tmp, callgraph):
     for s in stacks:
         ks = [i for i, f in enumerate(s) if f.endswith("_[k]")]
         if ks:  # kernel frames are the leaf end of a stack, below the user frames
-            assert ks == list(range(ks[0], len(s))), s
+            assert ks == list(range(ks[0], len(s))), "misplaced kernel frames: " + ";".join(s)
     # without --kernel there are none
     r, stacks = record(tmp, "-F", "499", "--call-graph", callgraph, out="nok.folded",
                        cmd=[dd, "if=/dev/zero", "of=/dev/null", "bs=1k", "count=50000"])
@@ -416,3 +424,25 @@ def test_attach_follows_threads_created_later(tmp):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@needs_perf
+def test_attach_to_two_processes_per_process(tmp):
+    exe = compile_fixture("cpu_shares.c")
+    procs = [subprocess.Popen([str(exe), "1.5", "0"]), subprocess.Popen([str(exe), "1.5", "0"])]
+    try:
+        time.sleep(0.2)
+        pids = ",".join(str(p.pid) for p in procs)
+        r, stacks = record(tmp, "-F", "999", "-d", "1", "--per-process", "-p", pids)
+        assert r.returncode == 0, r.stderr
+        roots = {s[0] for s in stacks}
+        for p in procs:
+            assert any(re.fullmatch(rf"\S+-{p.pid}", root) for root in roots), (p.pid, roots)
+        assert "of 2 processes" in r.stderr
+        for p in procs:
+            assert p.wait(timeout=60) == 0
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()

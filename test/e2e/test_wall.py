@@ -55,6 +55,12 @@ def check_wall(tmp, mode_args, wait_leaf):
     assert all(want.fullmatch(leaf) for leaf in leaves), leaves
     # nothing computing is marked as waiting
     assert not any(s[-1].endswith("_[w]") for s in mine if "compute_part" in s)
+    # the summary gives the on/off-CPU split of every sample
+    m = re.search(r"([\d.]+)% of samples on CPU, ([\d.]+)% waiting", r.stderr)
+    assert m, r.stderr
+    waiting = 100.0 * sum(c for s, c in stacks.items() if s[-1].endswith("_[w]")) / sum(
+        stacks.values())
+    assert abs(float(m.group(2)) - waiting) <= 0.2, (m.group(0), waiting)
     return r
 
 

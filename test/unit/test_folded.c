@@ -334,6 +334,31 @@ static void test_long_line_and_deep_stack(void **state)
 	free(text);
 }
 
+static void test_line_longer_than_the_read_block(void **state)
+{
+	size_t name_len = 3u << 20, len = 0;
+	char *text = malloc(name_len + 64);
+	struct rd r;
+	size_t got;
+
+	(void)state;
+	assert_non_null(text);
+	len += (size_t)snprintf(text, 64, "a;b 1\nroot;");
+	memset(text + len, 'x', name_len);
+	len += name_len;
+	len += (size_t)snprintf(text + len, 64, " 2\na;b 3\n");
+	r = read_text_opts(text, len, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.st.lines, 3);
+	assert_int_equal(r.p->nodes[0].total, 6);
+	profile_name(r.p, r.p->nodes[r.p->nodes[0].child].frame, &got);
+	assert_int_equal(self_of(r.p, "a;b"), 4);
+	assert_int_equal(r.p->nnames, 4);
+	assert_int_equal(r.p->names[3].len, name_len);
+	profile_free(r.p);
+	free(text);
+}
+
 static void test_adds_to_existing_profile(void **state)
 {
 	struct rd r = read_text("a;b 1\n");
@@ -365,6 +390,7 @@ int main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_prefix_reuse_matches_plain),
 		cmocka_unit_test(test_long_line_and_deep_stack),
+		cmocka_unit_test(test_line_longer_than_the_read_block),
 		cmocka_unit_test(test_adds_to_existing_profile),
 	};
 

@@ -164,6 +164,28 @@ static void test_srcline_inlined(void **state)
 	profile_free(r.p);
 }
 
+static void test_minimal_fields(void **state)
+{
+	/* perf script -F comm,tid,ip,sym */
+	static const char text[] = "burn 16347 \n"
+				   "\t            5970 _dl_dst_count\n"
+				   "\t           1db15 dl_main\n"
+				   "\n"
+				   "burn 16348 \n"
+				   "\t            5971 work\n"
+				   "\n";
+	struct result r;
+
+	(void)state;
+	parse(&r, text, sizeof(text) - 1, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.st.samples, 2);
+	assert_int_equal(r.st.skipped, 0);
+	assert_int_equal(count_of(r.p, "burn;dl_main;_dl_dst_count"), 1);
+	assert_int_equal(count_of(r.p, "burn;work"), 1);
+	profile_free(r.p);
+}
+
 static void test_event_filter(void **state)
 {
 	static const char text[] =
@@ -255,6 +277,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_pid_header_no_callgraph_and_names),
 		cmocka_unit_test(test_srcline_inlined),
+		cmocka_unit_test(test_minimal_fields),
 		cmocka_unit_test(test_event_filter),
 		cmocka_unit_test(test_huge_and_deep),
 	};
