@@ -463,7 +463,10 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 	take(&c); /* time */
 	if (!st->dwarf || st->kernel_chain) {
 		nr = take(&c);
-		chain = take_bytes(&c, nr * 8);
+		if (nr > MAX_RECORD / 8)
+			c.bad = true;
+		else
+			chain = take_bytes(&c, nr * 8);
 	}
 	if (st->dwarf) {
 		abi = take(&c);
@@ -474,7 +477,9 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 			snap.regs_mask = (1u << UNWIND_NREGS) - 1;
 		}
 		uint64_t size = take(&c);
-		if (size) {
+		if (size > MAX_RECORD)
+			c.bad = true;
+		else if (size) {
 			snap.stack = take_bytes(&c, size);
 			snap.stack_len = take(&c);
 			if (snap.stack_len > size)
