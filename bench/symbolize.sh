@@ -62,13 +62,14 @@ eu_time() { # pid dump out
 	cut -f1 "$2" | sed 's/^/0x/' >"$3.addrs"
 	/usr/bin/time -f "%e %U %S %M" -o "$3.time" eu-addr2line -p "$1" -a -f -i -C \
 		--pretty-print <"$3.addrs" >"$3" 2>/dev/null
-	awk '{ printf "eu-addr2line -f -i -C --pretty-print: cpu %.0f ms, wall %.0f ms, max RSS %.0f MB\n", ($2 + $3) * 1000, $1 * 1000, $4 / 1024 }' "$3.time"
+	# (eu-addr2line exits 1 when an address has no name: time notes it on a line of its own)
+	awk 'NF == 4 && $1 ~ /^[0-9.]+$/ { printf "eu-addr2line -f -i -C --pretty-print: cpu %.0f ms, wall %.0f ms, max RSS %.0f MB\n", ($2 + $3) * 1000, $1 * 1000, $4 / 1024 }' "$3.time"
 }
 
 # scorch's whole bench process (maps, stacks, resolve), as eu-addr2line's is timed
 whole_time() { # args...
 	/usr/bin/time -f "%e %U %S %M" -o "$OUT/whole.time" "$BENCH" "$@" >/dev/null
-	awk '{ printf "symbolize_bench whole process:       cpu %.0f ms, wall %.0f ms, max RSS %.0f MB\n", ($2 + $3) * 1000, $1 * 1000, $4 / 1024 }' "$OUT/whole.time"
+	awk 'NF == 4 && $1 ~ /^[0-9.]+$/ { printf "symbolize_bench whole process:       cpu %.0f ms, wall %.0f ms, max RSS %.0f MB\n", ($2 + $3) * 1000, $1 * 1000, $4 / 1024 }' "$OUT/whole.time"
 }
 
 # how many addresses give the same function chain (and lines) as eu-addr2line

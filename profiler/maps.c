@@ -74,12 +74,15 @@ static int space_push(struct maps *m, uint32_t asid, size_t entry)
 
 int64_t maps_space_fork(struct maps *m, uint32_t parent_asid, uint32_t child_pid)
 {
+	char comm[sizeof(m->spaces[0].comm)];
 	int64_t asid;
 	size_t n;
 
 	if (parent_asid >= m->nspaces)
 		return -EINVAL;
-	asid = maps_space_new(m, child_pid, m->spaces[parent_asid].comm);
+	/* a copy: maps_space_new may move m->spaces, and the parent's comm with it */
+	memcpy(comm, m->spaces[parent_asid].comm, sizeof(comm));
+	asid = maps_space_new(m, child_pid, comm);
 	if (asid < 0)
 		return asid;
 	n = m->spaces[parent_asid].nidx;

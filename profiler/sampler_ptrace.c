@@ -1351,6 +1351,14 @@ static void process_sample(struct pstate *st, const struct rec *r)
 	}
 	if (!maps_lookup(ctx->maps, p->asid, r->regs[UNWIND_REG_RIP]))
 		reread_maps(st, p, r->pid);
+	if (!maps_lookup(ctx->maps, p->asid, r->regs[UNWIND_REG_RIP])) {
+		/* the process is gone before its mappings could be read (a short-lived
+		 * exec): nothing to unwind with; keep the pc */
+		out[1] = stack_make(STACK_TAG_EXACT, r->regs[UNWIND_REG_RIP]);
+		remember(st, r->tid, p->asid, out + 1, 1, false);
+		emit(st, p->asid, r, out, 1, false);
+		return;
+	}
 	n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
 	if (n > 0 && !complete && !maps_lookup(ctx->maps, p->asid, stack_value(out[n])) &&
 	    reread_maps(st, p, r->pid))

@@ -36,6 +36,9 @@
 #ifndef READ_BLOCK /* the fuzz build makes it tiny, to reach the partial-line paths */
 #define READ_BLOCK (1u << 20) /* bytes read at once */
 #endif
+/* The longest line taken: far beyond any real stack (10 000 frames of 6 kB names),
+ * and a bound on memory when the input has no newline at all (/dev/zero, a binary). */
+#define LINE_MAX_MIB 64u
 
 struct reader {
 	struct profile *p;
@@ -409,9 +412,10 @@ int folded_read(struct profile *p, FILE *in, const struct folded_opts *o,
 		have -= pos;
 		if (have == cap) {
 			char *nbuf;
-			if (cap > SIZE_MAX / 2) {
-				rc = errf(err, errsz, -ENOMEM, "line %llu is too long",
-					  (unsigned long long)stats->lines + 1);
+			if (cap >= ((size_t)LINE_MAX_MIB << 20)) {
+				rc = errf(err, errsz, -E2BIG,
+					  "line %llu is longer than %u MiB: not folded stacks",
+					  (unsigned long long)stats->lines + 1, LINE_MAX_MIB);
 				goto out;
 			}
 			nbuf = realloc(buf, cap * 2);

@@ -472,11 +472,41 @@ static int resolve_files(struct ctx *c, char *err, size_t errsz)
 
 /* Where the target's JIT symbols are, and whether the file may be trusted: owned by
  * the target's user or root, and not older than the process (symbolizing.md §9). */
+/* The pid of a live process in its own pid namespace (the last NSpid of
+ * /proc/PID/status), or 0. */
+static uint32_t ns_pid(uint32_t pid)
+{
+	char path[64], line[256];
+	uint32_t ns = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "NSpid:", 6)) {
+			char *q = line + 6, *end;
+			for (;;) {
+				unsigned long v = strtoul(q, &end, 10);
+				if (end == q)
+					break;
+				ns = (uint32_t)v;
+				q = end;
+			}
+			break;
+		}
+	}
+	fclose(f);
+	return ns;
+}
+
 static struct perfmap *perfmap_of(struct ctx *c, uint32_t pid)
 {
 	struct perfmap_check chk = {geteuid(), 0};
 	struct pid_map *pm = NULL;
-	char path[64];
+	uint32_t nspid;
+	char path[96];
 	struct stat st;
 
 	for (size_t i = 0; i < c->npms; i++)
@@ -524,6 +554,14 @@ static struct perfmap *perfmap_of(struct ctx *c, uint32_t pid)
 				chk.min_mtime = (int64_t)(btime + start_ticks /
 							  (unsigned long long)sysconf(_SC_CLK_TCK)) - 1;
 		}
+	}
+	/* in a container the JIT writes its own /tmp with the pid of its namespace */
+	nspid = ns_pid(pid);
+	if (nspid && nspid != pid) {
+		snprintf(path, sizeof(path), "/proc/%" PRIu32 "/root/tmp/perf-%" PRIu32 ".map", pid,
+			 nspid);
+		if (perfmap_read(&pm->pm, path, &chk, NULL, 0) != -ENOENT)
+			return &pm->pm;
 	}
 	snprintf(path, sizeof(path), "/tmp/perf-%" PRIu32 ".map", pid);
 	perfmap_read(&pm->pm, path, &chk, NULL, 0);

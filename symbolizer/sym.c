@@ -343,7 +343,7 @@ struct raw_symbol {
 };
 
 /* Which alias names an address: GLOBAL > WEAK > LOCAL, then fewer leading '_', then
- * not glibc's internal __GI_ label (symbolizing.md §5). */
+ * not glibc's internal __GI_ label (symbolizing.md §5); cmp_raw breaks ties. */
 static unsigned rank_of(const char *name, int bind)
 {
 	unsigned b = bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
@@ -362,6 +362,10 @@ static int cmp_raw(const void *a, const void *b)
 		return x->lo < y->lo ? -1 : 1;
 	if (x->rank != y->rank)
 		return x->rank < y->rank ? -1 : 1;
+	/* then the longer name, as perf's choose_best_symbol (glibc's memmove variants
+	 * over their memcpy aliases), then any fixed order */
+	if (strlen(x->name) != strlen(y->name))
+		return strlen(x->name) > strlen(y->name) ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 
@@ -758,15 +762,12 @@ static const char *die_name(struct sym *s, Dwarf_Die *die, bool physical, int la
 		name = dwarf_formstring(&at);
 	if (name && demangle_is_mangled(name))
 		return shown(s, name);
-	/* GNU as names an assembler subprogram after its first label, which is glibc's
-	 * internal __GI_ alias at times: then the best ELF alias is the better name */
+	/* GNU as names an assembler subprogram after its first label (glibc's internal
+	 * __GI_ alias, or __memcpy_ where the symbols say __memmove_): the best ELF
+	 * alias is the name perf and eu-addr2line show */
 	if (physical && lang == DW_LANG_Mips_Assembler) {
-		const char *sn;
-		name = dwarf_diename(die);
-		if (name && strncmp(name, "__GI_", 5))
-			return name;
-		sn = symbol_at(s, vaddr);
-		return sn ? shown(s, sn) : name;
+		const char *sn = symbol_at(s, vaddr);
+		return sn ? shown(s, sn) : dwarf_diename(die);
 	}
 	if (physical && lang_scoped(lang)) {
 		const char *sn = symbol_at(s, vaddr);

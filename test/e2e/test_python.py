@@ -79,6 +79,19 @@ def record(tmp_path_factory, interp, script, seconds, *opts):
     return _records[key]
 
 
+def while_script_ran(stacks, script):
+    """The samples taken once the script itself ran: those with one of its frames,
+    plus those that have the evaluation loop and no Python frame (a mismatch may
+    come from any moment, so it counts against the script). Start-up before the
+    script (the dynamic loader, site imports) is left out."""
+    def mine(frames):
+        py = [p for p in map(pyframe, frames) if p]
+        if not py:
+            return any(f.startswith("_PyEval_EvalFrameDefault") for f in frames)
+        return any(p[1].endswith(script) for p in py)
+    return {fr: c for fr, c in stacks.items() if mine(fr)}
+
+
 def marked_line(script, marker):
     for i, text in enumerate((PYDIR / script).read_text().splitlines(), 1):
         if marker in text:
@@ -88,6 +101,8 @@ def marked_line(script, marker):
 
 def test_hot_function_and_line(py, tmp_path_factory):
     stacks, _ = record(tmp_path_factory, py[0], "quad.py", 1.2, "--lines", *PTRACE)
+    assert share(stacks, is_func("quadratic")) >= 0.75  # start-up included
+    stacks = while_script_ran(stacks, "quad.py")
     assert share(stacks, is_func("quadratic")) >= 0.90
     # the caller chain reads <module> -> main -> quadratic, root first
     chain = [c for frames, c in stacks.items()
@@ -160,19 +175,23 @@ def test_python_only_and_no_python(interp, tmp_path_factory):
     assert share(native, lambda f: f == "deflate") >= 0.5
 
 
-def austin_share(interp, script, seconds, func, tmp):
+def austin_share(interp, script, seconds, func, other, tmp):
+    """austin's share of func among the samples in func or other (one line per
+    sample; counted, like scorch's samples, rather than weighted by time)."""
     out = tmp / "out.austin"
-    r = run(["austin", "-i", "2000", "-o", out, interp, PYDIR / script, str(seconds)])
+    r = run(["austin", "-i", "1000", "-o", out, interp, PYDIR / script, str(seconds)])
     assert r.returncode == 0, r.stderr
     total = hit = 0
     for line in out.read_text().splitlines():
         stack, _, value = line.rpartition(" ")
         if not stack.startswith("Thread") or not value.isdigit():
             continue
-        total += int(value)
-        if re.search(rf"(^|;){re.escape(func)} \(", stack):
-            hit += int(value)
-    assert total, "austin recorded nothing"
+        if re.search(rf";{re.escape(func)} \(", stack):
+            hit += 1
+        elif not re.search(rf";{re.escape(other)} \(", stack):
+            continue
+        total += 1
+    assert total > 500, "austin recorded too little"
     return hit / total
 
 
@@ -183,13 +202,16 @@ def test_top_function_agrees_with_austin(minor, tmp_path_factory):
         pytest.skip(f"no CPython 3.{minor} here")
     if not shutil.which("austin"):
         pytest.skip("austin is not installed (Debian package austin)")
-    stacks, _ = record(tmp_path_factory, found[-1], "split.py", 1, *PTRACE)
-    # austin sees Python stacks only: compare over the samples that have one
-    python = {fr: c for fr, c in stacks.items() if any(pyframe(f) for f in fr)}
-    assert sum(python.values()) >= 0.9 * sum(stacks.values())
-    ours = share(python, is_func("heavy"))
-    theirs = austin_share(found[-1], "split.py", 1, "heavy", tmp_path_factory.mktemp("austin"))
-    assert 0.5 < ours < 0.85, ours
+    stacks, _ = record(tmp_path_factory, found[-1], "split.py", 2, *PTRACE)
+    # the top function's share of the script's two functions, in both tools (start-up
+    # and austin's idle samples apart)
+    both = {fr: c for fr, c in stacks.items()
+            if any(map(is_func("heavy"), fr)) or any(map(is_func("light"), fr))}
+    assert sum(both.values()) >= 0.85 * sum(stacks.values())
+    ours = share(both, is_func("heavy"))
+    theirs = austin_share(found[-1], "split.py", 2, "heavy", "light",
+                          tmp_path_factory.mktemp("austin"))
+    assert 0.55 < ours < 0.8, ours
     assert abs(ours - theirs) <= 0.05, (ours, theirs)
 
 
@@ -202,7 +224,8 @@ def test_perf_mode_merges(interp, tmp_path_factory):
     if not os.access(interp, os.X_OK):
         pytest.skip(f"{interp} is not installed")
     stacks, _ = record(tmp_path_factory, interp, "quad.py", 1, *PERF)
-    assert share(stacks, is_func("quadratic")) >= 0.7
+    stacks = while_script_ran(stacks, "quad.py")
+    assert share(stacks, is_func("quadratic")) >= 0.75
     merged = sum(c for fr, c in stacks.items()
                  if any(f.startswith("PyEval_EvalCode") for f in fr)
                  and [p[0] for p in map(pyframe, fr) if p][-1:] == ["quadratic"])

@@ -974,6 +974,52 @@ static void test_vdso(void **state)
 	fixture_end(&f);
 }
 
+/* PLT stubs have no symbol: name@plt from .rela.plt, checked against objdump's
+ * labels of this very binary. */
+static void test_plt(void **state)
+{
+	struct fixture f;
+	struct resolve_opts o = opts(false, true);
+	char exe[512], cmd[1200], line[512], want[3][256];
+	uint64_t vaddr[3];
+	int n = 0;
+	Dl_info info;
+	FILE *p;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	uint64_t a[1];
+
+	(void)state;
+	assert_true(len > 0);
+	exe[len] = 0;
+	assert_true(dladdr((void *)&scorch_test_caller, &info) != 0);
+	snprintf(cmd, sizeof(cmd), "objdump -d -j .plt.sec '%s' 2>/dev/null; objdump -d -j .plt '%s'",
+		 exe, exe);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	while (fgets(line, sizeof(line), p) && n < 3) {
+		unsigned long long v;
+		char name[256];
+		if (sscanf(line, "%llx <%255[^>]>:", &v, name) == 2 && strstr(name, "@plt") &&
+		    !strchr(name, '-') && !strchr(name, '+')) {
+			vaddr[n] = v;
+			snprintf(want[n], sizeof(want[n]), "%s", name);
+			n++;
+		}
+	}
+	pclose(p);
+	if (n < 3)
+		skip();
+	fixture_start(&f);
+	for (int i = 0; i < 3; i++) {
+		a[0] = exact((const void *)((uintptr_t)info.dli_fbase + vaddr[i] + 4));
+		add(&f, a, 1, (uint64_t)i + 1);
+	}
+	run(&f, &o);
+	for (int i = 0; i < 3; i++)
+		assert_stack(f.p, want[i], (uint64_t)i + 1);
+	fixture_end(&f);
+}
+
 static void test_unknown(void **state)
 {
 	struct fixture f;
@@ -1021,6 +1067,7 @@ int main(void)
 		cmocka_unit_test(test_grouping_and_filters),
 		cmocka_unit_test(test_recorded_detail),
 		cmocka_unit_test(test_vdso),
+		cmocka_unit_test(test_plt),
 		cmocka_unit_test(test_unknown),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
