@@ -826,6 +826,18 @@ int cmd_record(int argc, char **argv)
 		if (stacks.failed)
 			fprintf(stderr, "scorch: %" PRIu64 " samples could not be unwound\n",
 				stacks.failed);
+		if (stacks.py_mismatch)
+			fprintf(stderr,
+				"scorch: %" PRIu64 " samples (%.1f%%) kept native frames only: their "
+				"Python frames no longer matched the native stack when read\n",
+				stacks.py_mismatch,
+				stacks.samples ? 100.0 * (double)stacks.py_mismatch /
+							 (double)stacks.samples
+					       : 0.0);
+		if (rstats.kernel_hidden)
+			fprintf(stderr, "scorch: kernel frames are shown as one [kernel] frame: "
+					"/proc/kallsyms hides addresses (kernel.kptr_restrict, see "
+					"docs/permissions.md)\n");
 		if (strcmp(o.output, "-"))
 			fprintf(stderr, "scorch: wrote %s (%s)\n", o.output, size);
 	}

@@ -860,8 +860,16 @@ static void fill_attr(struct perf_event_attr *a, const struct sampler_opts *o, b
 	a->sample_id_all = 1;
 	a->use_clockid = 1;
 	a->clockid = CLOCK_MONOTONIC;
-	a->watermark = 1;
-	a->wakeup_watermark = (uint32_t)(ring_bytes / 4);
+	if (o->python) {
+		/* Python frames are read from the live process when the sample is handled:
+		 * wake on every sample so that the chain read is the one the sample saw,
+		 * not one read a quarter-ring of samples later */
+		a->watermark = 0;
+		a->wakeup_events = 1;
+	} else {
+		a->watermark = 1;
+		a->wakeup_watermark = (uint32_t)(ring_bytes / 4);
+	}
 }
 
 static void stop(void *state);
