@@ -495,12 +495,38 @@ static size_t count_distinct(const struct stacks *s, bool by_pid)
 	return n;
 }
 
-/* A one-line reason perf_event is not usable, for the notice of auto mode. */
+/* The seccomp mode of scorch itself ("Seccomp:" in /proc/self/status): 2 means a
+ * filter is installed, as container runtimes do; -1 if unknown. */
+static int seccomp_mode(void)
+{
+	char line[128];
+	int mode = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "Seccomp:", 8)) {
+			mode = (int)strtol(line + 8, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return mode;
+}
+
+/* A one-line reason perf_event is not usable, for the notice of auto mode: the
+ * setting that refused it when the setting is what refuses, otherwise the filter. */
 static const char *permission_hint(char *buf, size_t len)
 {
 	int paranoid = read_int_file("/proc/sys/kernel/perf_event_paranoid");
+	bool allowed_by_paranoid = geteuid() == 0 || (paranoid != INT_MIN && paranoid <= 2);
 
-	if (paranoid != INT_MIN)
+	if (allowed_by_paranoid && seccomp_mode() == 2)
+		snprintf(buf, len, "a seccomp filter refuses it, as container runtimes do");
+	else if (allowed_by_paranoid)
+		snprintf(buf, len, "refused although kernel.perf_event_paranoid is %d: a security "
+				   "policy or the hypervisor blocks it", paranoid);
+	else if (paranoid != INT_MIN)
 		snprintf(buf, len, "kernel.perf_event_paranoid is %d and scorch lacks CAP_PERFMON",
 			 paranoid);
 	else
@@ -800,6 +826,18 @@ int cmd_record(int argc, char **argv)
 		if (stacks.failed)
 			fprintf(stderr, "scorch: %" PRIu64 " samples could not be unwound\n",
 				stacks.failed);
+		if (stacks.py_mismatch)
+			fprintf(stderr,
+				"scorch: %" PRIu64 " samples (%.1f%%) kept native frames only: their "
+				"Python frames no longer matched the native stack when read\n",
+				stacks.py_mismatch,
+				stacks.samples ? 100.0 * (double)stacks.py_mismatch /
+							 (double)stacks.samples
+					       : 0.0);
+		if (rstats.kernel_hidden)
+			fprintf(stderr, "scorch: kernel frames are shown as one [kernel] frame: "
+					"/proc/kallsyms hides addresses (kernel.kptr_restrict, see "
+					"docs/permissions.md)\n");
 		if (strcmp(o.output, "-"))
 			fprintf(stderr, "scorch: wrote %s (%s)\n", o.output, size);
 	}

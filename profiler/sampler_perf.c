@@ -463,7 +463,10 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 	take(&c); /* time */
 	if (!st->dwarf || st->kernel_chain) {
 		nr = take(&c);
-		chain = take_bytes(&c, nr * 8);
+		if (nr > MAX_RECORD / 8)
+			c.bad = true;
+		else
+			chain = take_bytes(&c, nr * 8);
 	}
 	if (st->dwarf) {
 		abi = take(&c);
@@ -474,7 +477,9 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 			snap.regs_mask = (1u << UNWIND_NREGS) - 1;
 		}
 		uint64_t size = take(&c);
-		if (size) {
+		if (size > MAX_RECORD)
+			c.bad = true;
+		else if (size) {
 			snap.stack = take_bytes(&c, size);
 			snap.stack_len = take(&c);
 			if (snap.stack_len > size)
@@ -855,8 +860,16 @@ static void fill_attr(struct perf_event_attr *a, const struct sampler_opts *o, b
 	a->sample_id_all = 1;
 	a->use_clockid = 1;
 	a->clockid = CLOCK_MONOTONIC;
-	a->watermark = 1;
-	a->wakeup_watermark = (uint32_t)(ring_bytes / 4);
+	if (o->python) {
+		/* Python frames are read from the live process when the sample is handled:
+		 * wake on every sample so that the chain read is the one the sample saw,
+		 * not one read a quarter-ring of samples later */
+		a->watermark = 0;
+		a->wakeup_events = 1;
+	} else {
+		a->watermark = 1;
+		a->wakeup_watermark = (uint32_t)(ring_bytes / 4);
+	}
 }
 
 static void stop(void *state);

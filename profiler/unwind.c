@@ -304,7 +304,8 @@ static void build_images(struct unwind *u, struct space *sp, uint32_t asid)
 		sp->img[sp->nimg++] = (struct image){bias + m->elf.lo, bias + m->elf.hi, bias,
 						     e->seq, m};
 	}
-	qsort(sp->img, sp->nimg, sizeof(*sp->img), cmp_image);
+	if (sp->nimg)
+		qsort(sp->img, sp->nimg, sizeof(*sp->img), cmp_image);
 	/* merge mappings of one image; of overlapping images keep the newest */
 	for (size_t i = 0; i < sp->nimg; i++) {
 		struct image *x = &sp->img[i];

@@ -528,14 +528,43 @@ static int read_line(struct reader *r, char *line, size_t len, bool last_untermi
 	return add_frame(r, line + start, end - start);
 }
 
+/* perf script lines are short; a longer one means the input is something else
+ * (a binary, /dev/zero), and reading it whole would take all memory */
+#define PERFSCRIPT_MAX_LINE (64u << 20)
+
+/* Reads the next line (with its newline, if any) into b: its length, 0 at the end,
+ * -E2BIG past PERFSCRIPT_MAX_LINE, -ENOMEM. Unlike getline() the memory is bounded;
+ * NUL bytes are kept (they make the line malformed, not shorter). */
+static ssize_t next_line(FILE *in, struct buf *b)
+{
+	int c = 0;
+
+	buf_reset(b);
+	while (c != '\n') {
+		if (b->len + 1 >= b->cap) {
+			if (b->len >= PERFSCRIPT_MAX_LINE)
+				return -E2BIG;
+			if (buf_reserve(b, b->cap ? b->cap : 256) < 0)
+				return -ENOMEM;
+		}
+		c = getc_unlocked(in);
+		if (c == EOF)
+			break;
+		b->p[b->len++] = (char)c;
+	}
+	if (b->p)
+		b->p[b->len] = 0;
+	return (ssize_t)b->len;
+}
+
 int perfscript_read(struct profile *p, FILE *in, const struct perfscript_opts *o,
 		    struct perfscript_stats *st, char *err, size_t errsz)
 {
 	static const struct perfscript_opts defaults = {0};
 	struct perfscript_stats dummy;
 	struct reader r;
-	char *line = NULL;
-	size_t cap = 0;
+	struct buf lb = BUF_INIT;
+	char *line;
 	ssize_t n;
 	int rc = 0;
 
@@ -549,7 +578,8 @@ int perfscript_read(struct profile *p, FILE *in, const struct perfscript_opts *o
 	r.err = err;
 	r.errsz = errsz;
 	errno = 0;
-	while ((n = getline(&line, &cap, in)) > 0) {
+	while ((n = next_line(in, &lb)) > 0) {
+		line = lb.p;
 		st->lines++;
 		r.line_no = st->lines;
 		if (st->lines == 1 && n >= 8 && !memcmp(line, "PERFILE2", 8)) {
@@ -562,6 +592,16 @@ int perfscript_read(struct profile *p, FILE *in, const struct perfscript_opts *o
 		if (rc < 0)
 			goto out;
 	}
+	if (n == -E2BIG) {
+		rc = errf(err, errsz, -EINVAL,
+			  "line %llu is longer than %u MiB: not perf script text",
+			  (unsigned long long)st->lines + 1, PERFSCRIPT_MAX_LINE >> 20);
+		goto out;
+	}
+	if (n == -ENOMEM) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	if (ferror(in)) {
 		int e = errno ? errno : EIO;
 		rc = errf(err, errsz, -e, "cannot read the input: %s", strerror(e));
@@ -573,7 +613,7 @@ out:
 		errf(err, errsz, rc, "out of memory reading perf script output");
 	else if (rc == -EOVERFLOW)
 		errf(err, errsz, rc, "a count passes 2^64-1");
-	free(line);
+	buf_release(&lb);
 	buf_release(&r.root);
 	buf_release(&r.names);
 	buf_release(&r.tmp);

@@ -97,7 +97,7 @@ struct profile_meta {
 	uint64_t lost;          /* samples lost (ring overflow, failed unwinds, ...) */
 	uint64_t complete;      /* samples whose stack was unwound to its root */
 	uint64_t on_cpu, off_cpu; /* wall-clock split; both 0 for cpu profiles */
-	uint64_t py_mismatch;     /* Python stacks dropped as inconsistent with native */
+	uint64_t py_mismatch;     /* samples whose Python frames mismatched: kept native */
 	bool wall;                /* wall-clock profile (--clock wall) */
 	const char *version;      /* scorch version that wrote it (static string) */
 };

@@ -843,10 +843,6 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 	s.o = o;
 	s.f = out;
 	s.total = p->nodes[0].total;
-	if (!s.total) {
-		rc = errf(err, errsz, -EINVAL, "no samples to draw");
-		goto out;
-	}
 	s.diff = p->base != NULL;
 	s.base_total = p->base ? (double)p->base_total : 0;
 	s.width = o->width ? o->width : REF_WIDTH;
@@ -861,7 +857,9 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 		min_samples = (double)s.total * (o->minwidth > 0 ? o->minwidth : 0) / 100;
 	else
 		min_samples = min_px / (s.width - 2 * XPAD) * (double)s.total;
-	rc = layout(&s, min_samples);
+	/* a recording of a command that exited at once has no samples: the file still
+	 * opens, and says so, as flamegraph.pl's "No valid input" graph does */
+	rc = s.total ? layout(&s, min_samples) : 0;
 	if (rc < 0) {
 		rc = errf(err, errsz, rc, "out of memory laying out the flame graph");
 		goto out;
@@ -894,7 +892,13 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 		if (s.out.len > (1u << 20) && flush_out(&s) < 0)
 			break;
 	}
-	puts_(&s, "</g>\n<script type=\"text/ecmascript\"><![CDATA[\n");
+	puts_(&s, "</g>\n");
+	if (!s.total) {
+		puts_(&s, "<text class=\"empty\" x=\"50%\" y=\"");
+		putfix(&s, s.ypad1 + s.fh, 1);
+		puts_(&s, "\" text-anchor=\"middle\">No samples were recorded</text>\n");
+	}
+	puts_(&s, "<script type=\"text/ecmascript\"><![CDATA[\n");
 	puts_(&s, svg_script);
 	puts_(&s, "]]></script>\n</svg>\n");
 	if (s.nomem) {

@@ -57,6 +57,7 @@ static const char svg_script[] =
 	"var span = 100 - 2 * pad;\n"
 	"var isRoot = document.documentElement === svg;\n"
 	"var G = framesG.children, N = G.length;\n"
+	"if (!N) return; /* no samples: nothing to zoom or search */\n"
 	"var fx = new Float64Array(N), fwd = new Float64Array(N);\n"
 	"var vx = new Float64Array(N), vw = new Float64Array(N);\n"
 	"var depth = new Int32Array(N), parent = new Int32Array(N), end = new Int32Array(N);\n"

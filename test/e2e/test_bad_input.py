@@ -453,9 +453,6 @@ def test_input_without_newline_is_bounded(tmp):
     out.untouched()
 
 
-@pytest.mark.xfail(strict=True, reason="render/perfscript.c reads lines with getline(), "
-                   "which grows without bound: /dev/zero takes all memory (here ENOMEM at "
-                   "a 512 MiB limit, then a misleading 'no samples found')")
 def test_perf_script_without_newline_is_bounded(tmp):
     if not collapse_built():
         pytest.skip("scorch collapse perf is not built yet (issue 6)")

@@ -261,6 +261,8 @@ def test_perf_event_denied_falls_back_to_ptrace(tmp):
     assert r.returncode == 0, r.stderr
     notices = [line for line in r.stderr.splitlines() if "ptrace" in line and "perf" in line]
     assert len(notices) == 1, r.stderr
+    # the notice names what refused perf_event: here the seccomp filter, not the sysctl
+    assert "seccomp filter" in notices[0], notices[0]
     assert "ptrace mode" in r.stderr
     stacks = read_folded(out)
     assert sum(stacks.values()) >= 400

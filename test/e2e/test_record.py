@@ -174,9 +174,7 @@ def test_attach_for_two_seconds(tmp):
 @needs_perf
 @pytest.mark.parametrize("out", [
     "true.folded",
-    # TODO(#3): render/svg.c refuses an empty profile ("no samples to draw"); issue 3
-    # wants a valid small SVG from `scorch record -- true`. Drop the mark once it draws.
-    pytest.param("true.svg", marks=pytest.mark.xfail(reason="svg writer refuses 0 samples")),
+    "true.svg",
 ])
 def test_true_gives_a_valid_small_output(tmp, out):
     r, _ = record(tmp, out=out, cmd=["true"])
