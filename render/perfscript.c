@@ -541,10 +541,15 @@ static ssize_t next_line(FILE *in, struct buf *b)
 
 	buf_reset(b);
 	while (c != '\n') {
-		if (b->len + 1 >= b->cap) {
-			if (b->len >= PERFSCRIPT_MAX_LINE)
+		if (b->len + 1 >= b->cap) { /* room for this byte and the NUL */
+			size_t extra = b->cap ? b->cap : 256;
+			if (b->len + 1 >= PERFSCRIPT_MAX_LINE)
 				return -E2BIG;
-			if (buf_reserve(b, b->cap ? b->cap : 256) < 0)
+			/* grow by doubling, but never past the limit (a power of two, as
+			 * the capacities are): one more byte would double to 128 MiB */
+			if (b->len + extra + 1 > PERFSCRIPT_MAX_LINE)
+				extra = PERFSCRIPT_MAX_LINE - b->len - 1;
+			if (buf_reserve(b, extra) < 0)
 				return -ENOMEM;
 		}
 		c = getc_unlocked(in);

@@ -151,8 +151,12 @@ def test_names(py, tmp_path_factory):
     new = py[1] >= 11  # co_qualname
     method = "Worker.spin" if new else "spin"
     lam = "größe.<locals>.<lambda>" if new else "<lambda>"
+    # present under its right name: a few samples each (the lambda is short-lived,
+    # 3-12% of the samples on a quiet machine, fewer when scorch is slow, as under
+    # ASan, since the chain is read after the thread resumed)
     for name in (method, "größe", "squares", lam):
-        assert share(stacks, is_func(name)) >= 0.01, name
+        hits = sum(c for frames, c in stacks.items() if any(map(is_func(name), frames)))
+        assert hits >= 5, (name, hits, sum(stacks.values()))
     # the lambda runs under sorted(), called by größe
     for frames in stacks:
         if any(map(is_func(lam), frames)):
