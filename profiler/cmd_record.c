@@ -57,14 +57,13 @@ struct record_opts {
 	char **argv; /* the command, when launching */
 };
 
-static volatile sig_atomic_t stop_signal;   /* signal that asked to stop, or 0 */
-static volatile sig_atomic_t stop_from_kill; /* it came from kill(), not the terminal */
+static volatile sig_atomic_t stop_signal; /* signal that asked to stop, or 0 */
 
 static void on_stop_signal(int sig, siginfo_t *si, void *uc)
 {
+	(void)si;
 	(void)uc;
 	stop_signal = sig;
-	stop_from_kill = si && si->si_code == SI_USER;
 }
 
 static void on_sigchld(int sig)
@@ -721,11 +720,9 @@ int cmd_record(int argc, char **argv)
 		if (rc == 0)
 			break;
 		if (stop_signal) {
-			/* a terminal's Ctrl-C already reached the whole process group;
-			 * a kill() aimed at scorch is passed on to the command */
-			if (t.launched && stop_from_kill &&
-			    (stop_signal == SIGINT || stop_signal == SIGTERM))
-				kill(t.child, stop_signal);
+			/* A signal aimed at scorch stops the recording and nothing else: the
+			 * target is never signalled by scorch (a terminal's Ctrl-C reaches
+			 * the command itself, through its process group) */
 			break;
 		}
 		if (tty) {

@@ -339,15 +339,20 @@ def test_duration_with_a_command_writes_then_waits_for_it(tmp):
 
 
 @needs_perf
-def test_kill_int_is_passed_to_the_command(tmp):
-    exe = compile_fixture("cpu_shares.c")
+def test_kill_int_stops_the_recording_not_the_command(tmp):
+    exe = compile_fixture("exit_now.c")
     out = Path(tmp) / "k.folded"
+    # the command sleeps 3 s, then exits 7 (exit_now.c with a delay); scorch is
+    # signalled after 1 s: it writes what it has and waits for the command
     proc = subprocess.Popen([SCORCH, "record", "--mode", "perf", "-o", str(out),
-                             "--", str(exe), "30"], stderr=subprocess.PIPE, text=True)
+                             "--", "sh", "-c", f"sleep 3; exec {exe}"],
+                            stderr=subprocess.PIPE, text=True)
     time.sleep(1)
-    proc.send_signal(signal.SIGINT)  # from kill(): the command did not get it
-    assert proc.wait(timeout=30) == 128 + signal.SIGINT, proc.stderr.read()
-    assert sum(read_folded(out).values()) > 0
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)  # from kill(): the command does not get it
+    assert proc.wait(timeout=30) == 7, proc.stderr.read()
+    assert time.monotonic() - t0 >= 1.5  # it waited for the command's own end
+    assert out.exists()
 
 
 @needs_perf
