@@ -180,9 +180,25 @@ static inline uint32_t child_tag(uint32_t parent, uint32_t frame)
 	return (uint32_t)(hash_u64((uint64_t)parent << 32 | frame) >> 32);
 }
 
-static int child_index_grow(struct profile *p)
+/* Large tables and arrays are backed by huge pages where the kernel offers them
+ * (transparent huge pages in madvise mode): one fault per 2 MiB instead of 512. */
+static void huge(void *base, size_t len)
 {
-	size_t ncap = p->child_index_cap ? p->child_index_cap * 2 : 1024;
+#ifdef MADV_HUGEPAGE
+	const uintptr_t hp = (uintptr_t)2 << 20;
+	uintptr_t a = ((uintptr_t)base + hp - 1) & ~(hp - 1);
+	uintptr_t b = ((uintptr_t)base + len) & ~(hp - 1);
+
+	if (b > a)
+		madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+	(void)base;
+	(void)len;
+#endif
+}
+
+static int child_index_grow(struct profile *p, size_t ncap)
+{
 	uint64_t *slots;
 
 	if (ncap > (size_t)1 << 32)
@@ -190,6 +206,7 @@ static int child_index_grow(struct profile *p)
 	slots = calloc(ncap, sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
+	huge(slots, ncap * sizeof(*slots));
 	for (size_t j = 0; j < p->child_index_cap; j++) {
 		uint64_t v = p->child_index[j];
 		size_t i;
@@ -202,6 +219,39 @@ static int child_index_grow(struct profile *p)
 	free(p->child_index);
 	p->child_index = slots;
 	p->child_index_cap = ncap;
+	return 0;
+}
+
+/* Room for need nodes in nodes[] and tails[]. 0 or -ENOMEM. */
+static int nodes_grow(struct profile *p, size_t need)
+{
+	size_t cap = p->nodes_cap;
+
+	if (GROW(p->nodes, p->nodes_cap, need) < 0 || GROW(p->tails, p->tails_cap, need) < 0)
+		return -ENOMEM;
+	if (p->nodes_cap != cap) {
+		huge(p->nodes, p->nodes_cap * sizeof(*p->nodes));
+		huge(p->tails, p->tails_cap * sizeof(*p->tails));
+	}
+	return 0;
+}
+
+int profile_reserve(struct profile *p, size_t nodes)
+{
+	/* about one node in four is a child with siblings, and the index stays at most
+	 * 3/4 full; the hint is capped, past it the tables grow as they fill */
+	size_t idx = nodes / 4 * 4 / 3, cap = 1024;
+
+	if (nodes > (size_t)1 << 26)
+		nodes = (size_t)1 << 26;
+	if (nodes > p->nodes_cap && nodes_grow(p, nodes) < 0)
+		return -ENOMEM;
+	if (idx > (size_t)1 << 24)
+		idx = (size_t)1 << 24;
+	while (cap < idx)
+		cap *= 2;
+	if (cap > p->child_index_cap && child_index_grow(p, cap) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -241,7 +291,8 @@ static int child_index_put(struct profile *p, uint32_t n)
 	size_t i, mask;
 
 	/* at most 3/4 full; a probe run stays within a cache line or two */
-	if ((p->child_index_n + 1) * 4 > p->child_index_cap * 3 && child_index_grow(p) < 0)
+	if ((p->child_index_n + 1) * 4 > p->child_index_cap * 3 &&
+	    child_index_grow(p, p->child_index_cap ? p->child_index_cap * 2 : 1024) < 0)
 		return -ENOMEM;
 	mask = p->child_index_cap - 1;
 	for (i = tag & mask; p->child_index[i]; i = (i + 1) & mask)
@@ -277,9 +328,10 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 				return n;
 		}
 	}
-	if (p->nnodes >= PROFILE_NONE - 1 || GROW(p->nodes, p->nodes_cap, p->nnodes + 1) < 0 ||
-	    GROW(p->tails, p->tails_cap, p->nnodes + 1) < 0)
-		return PROFILE_NONE;
+	if (p->nnodes >= p->nodes_cap || p->nnodes >= p->tails_cap) {
+		if (p->nnodes >= PROFILE_NONE - 1 || nodes_grow(p, p->nnodes + 1) < 0)
+			return PROFILE_NONE;
+	}
 	if (p->base) {
 		if (GROW(p->base, p->base_cap, p->nnodes + 1) < 0)
 			return PROFILE_NONE;
@@ -304,8 +356,11 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 	return n;
 }
 
-static int64_t add(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
-		   uint64_t count, uint64_t before, bool diff)
+/* Adds count (and before, when diff) at the end of the path at + frames[0..n); the
+ * node of each frame goes to nodes[] unless NULL. at_depth is at's depth, or
+ * UINT32_MAX when the caller does not know it. */
+static int64_t add(struct profile *p, uint32_t at, uint32_t at_depth, const uint32_t *frames,
+		   size_t n, uint64_t count, uint64_t before, bool diff, uint32_t *nodes)
 {
 	uint32_t node = at;
 	size_t depth;
@@ -316,28 +371,87 @@ static int64_t add(struct profile *p, uint32_t at, const uint32_t *frames, size_
 		node = child_get(p, node, frames[i]);
 		if (node == PROFILE_NONE)
 			return -ENOMEM;
+		if (nodes)
+			nodes[i] = node;
 	}
 	/* Counts go on only once the path exists, so a failure leaves totals consistent.
 	 * No node's total exceeds the root's (totals are sums of counts), so checking
 	 * the root for overflow checks the whole path. */
-	if (p->nodes[0].total > UINT64_MAX - count)
-		return -EOVERFLOW;
-	if (diff && (p->base[0] > UINT64_MAX - before || p->base_total > UINT64_MAX - before))
-		return -EOVERFLOW;
-	p->nodes[node].self += count;
-	depth = 0;
-	for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
-		p->nodes[m].total += count;
+	if (p->deferred) {
+		/* totals come in profile_settle_totals(); the node's own total holds
+		 * what was added at it until then */
+		if (p->deferred_sum > UINT64_MAX - count)
+			return -EOVERFLOW;
+		if (diff && (p->deferred_base > UINT64_MAX - before ||
+			     p->base_total > UINT64_MAX - before))
+			return -EOVERFLOW;
+		p->deferred_sum += count;
+		p->nodes[node].self += count;
+		p->nodes[node].total += count;
+		if (diff) {
+			p->deferred_base += before;
+			p->base[node] += before;
+			p->base_total += before;
+		}
+		if (at_depth == UINT32_MAX) {
+			at_depth = 0;
+			for (uint32_t m = at; m != 0; m = p->nodes[m].parent)
+				at_depth++;
+		}
+		depth = (size_t)at_depth + n;
+	} else {
+		if (p->nodes[0].total > UINT64_MAX - count)
+			return -EOVERFLOW;
+		if (diff &&
+		    (p->base[0] > UINT64_MAX - before || p->base_total > UINT64_MAX - before))
+			return -EOVERFLOW;
+		p->nodes[node].self += count;
+		depth = 0;
+		for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
+			p->nodes[m].total += count;
+			if (diff)
+				p->base[m] += before;
+			depth++;
+		}
+		depth--; /* the root is not a frame */
 		if (diff)
-			p->base[m] += before;
-		depth++;
+			p->base_total += before;
 	}
-	depth--; /* the root is not a frame */
-	if (diff)
-		p->base_total += before;
 	if (depth > p->maxdepth)
 		p->maxdepth = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
 	return node;
+}
+
+bool profile_defer_totals(struct profile *p)
+{
+	if (p->deferred)
+		return true;
+	if (p->nnodes != 1)
+		return false;
+	p->deferred = true;
+	p->deferred_sum = p->nodes[0].total;
+	p->deferred_base = p->base ? p->base[0] : 0;
+	return true;
+}
+
+/* Children come after their parent in nodes[], so one sweep from the last node up
+ * adds every finished subtree into its parent. */
+void profile_settle_totals(struct profile *p)
+{
+	struct profile_node *v = p->nodes;
+
+	if (!p->deferred)
+		return;
+	if (p->base) {
+		for (size_t n = p->nnodes - 1; n > 0; n--) {
+			v[v[n].parent].total += v[n].total;
+			p->base[v[n].parent] += p->base[n];
+		}
+	} else {
+		for (size_t n = p->nnodes - 1; n > 0; n--)
+			v[v[n].parent].total += v[n].total;
+	}
+	p->deferred = false;
 }
 
 static int base_init(struct profile *p)
@@ -352,13 +466,13 @@ static int base_init(struct profile *p)
 
 int64_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
 {
-	return add(p, 0, frames, n, count, 0, false);
+	return add(p, 0, 0, frames, n, count, 0, false, NULL);
 }
 
 int64_t profile_add_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
 		       uint64_t count)
 {
-	return add(p, at, frames, n, count, 0, false);
+	return add(p, at, at ? UINT32_MAX : 0, frames, n, count, 0, false, NULL);
 }
 
 int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, uint64_t before,
@@ -366,7 +480,7 @@ int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, ui
 {
 	if (base_init(p) < 0)
 		return -ENOMEM;
-	return add(p, 0, frames, n, after, before, true);
+	return add(p, 0, 0, frames, n, after, before, true, NULL);
 }
 
 int64_t profile_add_diff_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
@@ -374,7 +488,16 @@ int64_t profile_add_diff_at(struct profile *p, uint32_t at, const uint32_t *fram
 {
 	if (base_init(p) < 0)
 		return -ENOMEM;
-	return add(p, at, frames, n, after, before, true);
+	return add(p, at, at ? UINT32_MAX : 0, frames, n, after, before, true, NULL);
+}
+
+int64_t profile_add_path(struct profile *p, uint32_t at, uint32_t at_depth,
+			 const uint32_t *frames, size_t n, uint64_t count, uint64_t before,
+			 bool diff, uint32_t *nodes)
+{
+	if (diff && base_init(p) < 0)
+		return -ENOMEM;
+	return add(p, at, at_depth, frames, n, count, before, diff, nodes);
 }
 
 int64_t profile_add_mapping(struct profile *p, const struct profile_mapping *m)
