@@ -56,6 +56,8 @@ struct reader {
 	uint32_t *nodes;  /* trie node of each frame */
 	size_t nprev;     /* frames in prev */
 	size_t cap;       /* capacity of ends, ids, nodes */
+	uint32_t *next;   /* next[id]: the frame that last followed name id in a line */
+	size_t next_cap;
 	char *err;
 	size_t errsz;
 };
@@ -204,6 +206,30 @@ static size_t common_prefix(const char *a, const char *b, size_t lim)
 	return i;
 }
 
+/* The id of frame n (named name[0..len)) when it is the frame that followed frame
+ * n - 1's name the last time (a callee under its usual caller), found without a
+ * lookup; PROFILE_NONE otherwise. */
+static uint32_t follower(struct reader *r, size_t n, const char *name, size_t len)
+{
+	const struct profile *p = r->p;
+	uint32_t prev, id;
+
+	if (!n)
+		return PROFILE_NONE;
+	prev = r->ids[n - 1];
+	if (prev >= r->next_cap) {
+		size_t old = r->next_cap;
+		if (GROW(r->next, r->next_cap, (size_t)prev + 1) < 0)
+			return PROFILE_NONE;
+		memset(r->next + old, 0xff, (r->next_cap - old) * sizeof(*r->next));
+	}
+	id = r->next[prev];
+	if (id == PROFILE_NONE || p->names[id].len != len ||
+	    memcmp(p->strs + p->names[id].off, name, len))
+		return PROFILE_NONE;
+	return id;
+}
+
 /* Adds the stack s[0..len) with its counts, reusing the previous line's prefix. s
  * stays valid until the next line or keep_prev(). */
 static int add_stack(struct reader *r, const char *s, size_t len, uint64_t before,
@@ -254,10 +280,15 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 		}
 		if (n >= r->cap && (rc = reserve_frames(r, n + 1)) < 0)
 			return errf(r->err, r->errsz, rc, "out of memory reading folded stacks");
-		id = same ? r->ids[n] : profile_intern(p, s + start, end - start);
+		if (same)
+			id = r->ids[n];
+		else if ((id = follower(r, n, s + start, end - start)) == PROFILE_NONE)
+			id = profile_intern(p, s + start, end - start);
 		if (id == PROFILE_NONE)
 			return errf(r->err, r->errsz, -ENOMEM,
 				    "out of memory reading folded stacks");
+		if (n && r->ids[n - 1] < r->next_cap)
+			r->next[r->ids[n - 1]] = id;
 		r->ids[n] = id;
 		r->ends[n] = end;
 		n++;
@@ -495,6 +526,7 @@ int folded_read(struct profile *p, FILE *in, const struct folded_opts *o,
 	free(r.ends);
 	free(r.ids);
 	free(r.nodes);
+	free(r.next);
 	return rc;
 }
 

@@ -48,6 +48,8 @@ enum profile_kind profile_kind_of(const char *name, size_t len)
 	return PROFILE_KIND_NATIVE;
 }
 
+static void table_free(void *t, size_t len);
+
 struct profile *profile_new(void)
 {
 	struct profile *p = calloc(1, sizeof(*p));
@@ -84,7 +86,7 @@ void profile_free(struct profile *p)
 	free(p->meta.countname);
 	free(p->meta.pids);
 	free(p->name_index);
-	free(p->child_index);
+	table_free(p->child_index, p->child_index_cap * sizeof(*p->child_index));
 	free(p->tails);
 	free(p);
 }
@@ -112,16 +114,44 @@ const char *profile_name(const struct profile *p, uint32_t id, size_t *len)
 	return p->strs + p->names[id].off;
 }
 
-static int name_index_grow(struct profile *p)
+/* The hash of a name for the name index: a word at a time (the last one read where
+ * it ends, overlapping), one multiply each, then a full mix. Faster on frame names
+ * than hash_bytes, whose values the colours depend on and so must not change. */
+static inline uint64_t name_hash(const char *s, size_t len)
 {
-	size_t ncap = p->name_index_cap ? p->name_index_cap * 2 : 1024;
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = len * k, w;
+	uint32_t a, b;
+
+	while (len > 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+		s += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + len - 4, 4);
+		w = (uint64_t)a << 32 | b;
+	} else if (len) {
+		w = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[len / 2] << 8 |
+		    (unsigned char)s[len - 1];
+	} else {
+		w = 0;
+	}
+	return hash_u64(h ^ w);
+}
+
+static int name_index_grow(struct profile *p, size_t ncap)
+{
 	uint64_t *slots = calloc(ncap, sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
 	for (size_t id = 0; id < p->nnames; id++) {
 		const struct profile_name *n = &p->names[id];
-		uint64_t h = hash_bytes(p->strs + n->off, n->len, 0);
+		uint64_t h = name_hash(p->strs + n->off, n->len);
 		size_t i = (size_t)h & (ncap - 1);
 		while (slots[i])
 			i = (i + 1) & (ncap - 1);
@@ -133,17 +163,18 @@ static int name_index_grow(struct profile *p)
 	return 0;
 }
 
-uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
-			     enum profile_kind kind)
+/* kind < 0: read it from the name, only when the name is new */
+static uint32_t intern(struct profile *p, const char *name, size_t len, int kind)
 {
-	uint64_t h = hash_bytes(name, len, 0);
+	uint64_t h = name_hash(name, len);
 	uint64_t *slots;
 	size_t mask, i;
 	uint32_t id;
 
 	if (len > UINT32_MAX - 1 || p->nnames >= PROFILE_NONE - 1)
 		return PROFILE_NONE;
-	if ((p->nnames + 1) * 2 > p->name_index_cap && name_index_grow(p) < 0)
+	if ((p->nnames + 1) * 2 > p->name_index_cap &&
+	    name_index_grow(p, p->name_index_cap ? p->name_index_cap * 2 : 1024) < 0)
 		return PROFILE_NONE;
 	slots = p->name_index;
 	mask = p->name_index_cap - 1;
@@ -157,6 +188,8 @@ uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
 	if (GROW(p->names, p->names_cap, p->nnames + 1) < 0 ||
 	    grow_array((void **)&p->strs, &p->strs_cap, p->strs_len + len + 1, 1) < 0)
 		return PROFILE_NONE;
+	if (kind < 0)
+		kind = (int)profile_kind_of(name, len);
 	id = (uint32_t)p->nnames++;
 	p->names[id] = (struct profile_name){p->strs_len, (uint32_t)len, (uint8_t)kind};
 	if (len)
@@ -167,9 +200,15 @@ uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
 	return id;
 }
 
+uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
+			     enum profile_kind kind)
+{
+	return intern(p, name, len, (int)kind);
+}
+
 uint32_t profile_intern(struct profile *p, const char *name, size_t len)
 {
-	return profile_intern_kind(p, name, len, profile_kind_of(name, len));
+	return intern(p, name, len, -1);
 }
 
 /* The 32-bit tag of a (parent, frame) key; its low bits also choose the first slot,
@@ -197,16 +236,54 @@ static void huge(void *base, size_t len)
 #endif
 }
 
+/* Zeroed tables of 2 MiB and more are mapped on a 2 MiB boundary, so that the whole
+ * table can be in huge pages: its probes land anywhere, and a TLB miss on every one
+ * (dearer still in a virtual machine) would cost more than the probe. Smaller ones
+ * come from calloc. */
+#define TABLE_HUGE ((size_t)2 << 20)
+
+static void *table_new(size_t len)
+{
+	char *m, *a;
+	size_t slack;
+
+	if (len < TABLE_HUGE)
+		return calloc(1, len);
+	if (len > SIZE_MAX - TABLE_HUGE)
+		return NULL;
+	m = mmap(NULL, len + TABLE_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)m + TABLE_HUGE - 1) & ~(uintptr_t)(TABLE_HUGE - 1));
+	slack = (size_t)(a - m);
+	if (slack)
+		munmap(m, slack);
+	if (TABLE_HUGE - slack)
+		munmap(a + len, TABLE_HUGE - slack);
+	huge(a, len);
+	return a;
+}
+
+static void table_free(void *t, size_t len)
+{
+	if (!t)
+		return;
+	if (len < TABLE_HUGE)
+		free(t);
+	else
+		munmap(t, len);
+}
+
 static int child_index_grow(struct profile *p, size_t ncap)
 {
 	uint64_t *slots;
 
 	if (ncap > (size_t)1 << 32)
 		return -ENOMEM;
-	slots = calloc(ncap, sizeof(*slots));
+	slots = table_new(ncap * sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
-	huge(slots, ncap * sizeof(*slots));
 	for (size_t j = 0; j < p->child_index_cap; j++) {
 		uint64_t v = p->child_index[j];
 		size_t i;
@@ -216,7 +293,7 @@ static int child_index_grow(struct profile *p, size_t ncap)
 			;
 		slots[i] = v;
 	}
-	free(p->child_index);
+	table_free(p->child_index, p->child_index_cap * sizeof(*slots));
 	p->child_index = slots;
 	p->child_index_cap = ncap;
 	return 0;
@@ -251,6 +328,14 @@ int profile_reserve(struct profile *p, size_t nodes)
 	while (cap < idx)
 		cap *= 2;
 	if (cap > p->child_index_cap && child_index_grow(p, cap) < 0)
+		return -ENOMEM;
+	/* names: far fewer, one per 50 nodes or so, in a table at most half full */
+	idx = nodes / 48 * 2;
+	if (idx > (size_t)1 << 20)
+		idx = (size_t)1 << 20;
+	for (cap = 1024; cap < idx; cap *= 2)
+		;
+	if (cap > p->name_index_cap && name_index_grow(p, cap) < 0)
 		return -ENOMEM;
 	return 0;
 }
