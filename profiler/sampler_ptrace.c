@@ -23,8 +23,13 @@
  * Waiting: SIGCHLD (sent to the tracer for every tracee stop and exit) is blocked in
  * the caller's thread from start() to stop() and in the tracer thread, which takes it
  * with sigtimedwait() up to the next tick, then reaps every event with
- * waitpid(-1, __WALL | WNOHANG). No signal handler is installed. If some other thread
- * of scorch has SIGCHLD unblocked and swallows one, events wait for the next tick.
+ * waitpid(-1, __WALL | WNOHANG). No signal handler is installed. The kernel sends
+ * SIGCHLD for a tracee's stop only when the process's SIGCHLD action has neither
+ * SA_NOCLDSTOP nor SIG_IGN, so start() clears those (stop() puts the caller's action
+ * back): with SA_NOCLDSTOP, as cmd_record used to install, the tracer learnt of a
+ * stop only at the next tick, and threads sat stopped for up to a whole period. If
+ * some other thread of scorch has SIGCHLD unblocked and swallows one, events wait for
+ * the next tick.
  *
  * CPU clock: only threads that are runnable at the tick are interrupted; each thread
  * earns credit from its CPU time since the last tick (/proc/PID/task/TID/schedstat,
@@ -151,6 +156,7 @@ struct pstate {
 	/* tracer thread only */
 	pthread_t tracer;
 	bool tracer_running;
+	bool fifo; /* the tracer runs at SCHED_FIFO: it never needs to spin */
 	struct rec *phead, *ptail; /* records not handed over yet (push, notify) */
 	struct rec *tfree;         /* sample records ready for use */
 	size_t nsample_recs;       /* sample records allocated */
@@ -167,6 +173,7 @@ struct pstate {
 		uint32_t *held_ns;
 		size_t nstop, stop_cap, held_cap;
 		uint64_t ticks, late_ticks, repeats;
+		uint64_t tracer_cpu_ns; /* the tracer thread's CPU time while sampling */
 	} stats;
 
 	/* caller's thread only */
@@ -175,6 +182,8 @@ struct pstate {
 	struct ptrace_map last;  /* tid -> struct last *: its last stack */
 	uint64_t lost_reported;
 	sigset_t old_mask; /* the caller's mask before start() */
+	struct sigaction old_chld; /* the caller's SIGCHLD action before start() */
+	bool chld_changed;         /* start() changed it (stop() restores it) */
 };
 
 static uint64_t now_ns(void)
@@ -871,6 +880,11 @@ static void collect(struct pstate *st, uint64_t sent)
 	uint64_t want = st->handled + sent;
 	uint64_t deadline = now_ns() + COLLECT_SPIN_NS;
 
+	/* at real-time priority the SIGCHLD of each stop wakes the tracer at once, on a
+	 * CPU it takes from the target: spinning would only take more */
+	if (st->fifo)
+		return;
+
 	while (st->handled < want && now_ns() < deadline) {
 		int status;
 		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
@@ -1071,7 +1085,9 @@ static void *tracer_main(void *arg)
 	 * a busy machine. The lowest real-time priority where permitted (it sleeps between
 	 * ticks and never spins longer than COLLECT_SPIN_NS), else a higher weight, else
 	 * as it is. */
-	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
+		st->fifo = true;
+	else
 		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
 	rc = seize_all(st);
 	pthread_mutex_lock(&st->lock);
@@ -1115,6 +1131,12 @@ static void *tracer_main(void *arg)
 		}
 		notify(st);
 		wait_chld(st->next_tick - now);
+	}
+	{
+		struct timespec ts;
+		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+			st->stats.tracer_cpu_ns =
+				(uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 	}
 	detach_all(st);
 	notify(st);
@@ -1533,11 +1555,21 @@ static void write_stats(struct pstate *st)
 		"samples %" PRIu64 " stops %" PRIu64 " held_us_mean %.1f held_us_median %.1f "
 		"held_us_p99 %.1f interrupt_to_resume_us_mean %.1f interrupt_to_resume_us_median %.1f "
 		"interrupt_to_resume_us_p99 %.1f interrupt_to_resume_us_max %.1f ticks %" PRIu64
-		" late_ticks %" PRIu64 " repeats %" PRIu64 "\n",
+		" late_ticks %" PRIu64 " repeats %" PRIu64 " tracer_cpu_ms %.1f\n",
 		s->samples, s->stops, s->stops ? (double)s->held_ns_sum / (double)s->stops / 1e3 : 0,
 		hmed, hp99, s->stops ? (double)s->stop_ns_sum / (double)s->stops / 1e3 : 0, med, p99,
-		(double)s->stop_ns_max / 1e3, s->ticks, s->late_ticks, s->repeats);
+		(double)s->stop_ns_max / 1e3, s->ticks, s->late_ticks, s->repeats,
+		(double)s->tracer_cpu_ns / 1e6);
 	fclose(f);
+}
+
+/* The caller's SIGCHLD action and mask, as they were before start(). */
+static void restore_signals(struct pstate *st)
+{
+	if (st->chld_changed)
+		sigaction(SIGCHLD, &st->old_chld, NULL);
+	st->chld_changed = false;
+	pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
 }
 
 static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
@@ -1577,12 +1609,22 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &chld, &st->old_mask);
+	if (sigaction(SIGCHLD, NULL, &st->old_chld) == 0 &&
+	    ((st->old_chld.sa_flags & SA_NOCLDSTOP) || st->old_chld.sa_handler == SIG_IGN)) {
+		struct sigaction sa = st->old_chld;
+		sa.sa_flags &= ~SA_NOCLDSTOP;
+		if (sa.sa_handler == SIG_IGN) {
+			sa.sa_handler = SIG_DFL; /* SIG_IGN would also reap the target for us */
+			sa.sa_flags &= ~SA_NOCLDWAIT;
+		}
+		st->chld_changed = sigaction(SIGCHLD, &sa, NULL) == 0;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &prev);
 	rc = pthread_create(&st->tracer, NULL, tracer_main, st);
 	pthread_sigmask(SIG_SETMASK, &prev, NULL);
 	if (rc) {
-		pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
+		restore_signals(st);
 		rc = errf(err, errsz, -rc, "cannot start the tracer thread: %s", strerror(rc));
 		free_state(st);
 		return rc;
@@ -1595,7 +1637,7 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 	pthread_mutex_unlock(&st->lock);
 	if (rc < 0) {
 		pthread_join(st->tracer, NULL);
-		pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
+		restore_signals(st);
 		errf(err, errsz, rc, "%s", st->start_err);
 		free_state(st);
 		return rc;
@@ -1634,7 +1676,7 @@ static void stop(void *state)
 	}
 	process_queue(st);
 	write_stats(st);
-	pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
+	restore_signals(st);
 	free_state(st);
 }
 
