@@ -101,6 +101,7 @@ struct rec {
 	uint64_t regs[UNWIND_NREGS];
 	size_t stack_len; /* bytes copied into stack */
 	uint8_t *stack;   /* stack_cap bytes (samples only) */
+	struct python_chain *chain; /* its Python frames, read in the stop (Python on) */
 };
 
 /* A traced thread, owned by the tracer thread. */
@@ -160,6 +161,7 @@ struct pstate {
 	struct rec *phead, *ptail; /* records not handed over yet (push, notify) */
 	struct rec *tfree;         /* sample records ready for use */
 	size_t nsample_recs;       /* sample records allocated */
+	struct python_reader *reader; /* NULL unless Python frames are merged */
 	uint64_t tlost, lost_published;
 	uint64_t handled;   /* samples taken or given up, to know when a tick is done */
 	struct ptrace_map thr;   /* tid -> struct thr * */
@@ -262,9 +264,13 @@ static struct rec *sample_rec(struct pstate *st)
 
 	if (r) {
 		st->tfree = r->next;
-	} else if ((st->nsample_recs + 1) * (st->stack_cap + sizeof(*r)) <= MAX_QUEUED_BYTES) {
+	} else if ((st->nsample_recs + 1) * (st->stack_cap + sizeof(*r) +
+					     (st->reader ? sizeof(*r->chain) : 0)) <=
+		   MAX_QUEUED_BYTES) {
 		r = calloc(1, sizeof(*r));
-		if (r && st->stack_cap && !(r->stack = malloc(st->stack_cap))) {
+		if (r && ((st->stack_cap && !(r->stack = malloc(st->stack_cap))) ||
+			  (st->reader && !(r->chain = malloc(sizeof(*r->chain)))))) {
+			free(r->stack);
 			free(r);
 			r = NULL;
 		}
@@ -549,6 +555,10 @@ static struct rec *take_sample(struct pstate *st, struct thr *t)
 	rec->regs[UNWIND_REG_R15] = r.r15;
 	rec->regs[UNWIND_REG_RIP] = r.rip;
 	rec->stack_len = st->stack_cap ? read_stack(t->tid, r.rsp, rec->stack, st->stack_cap) : 0;
+	/* the Python frames of this very instant: read after the resume, they would
+	 * belong to wherever the thread has gone since */
+	if (rec->chain)
+		python_read(st->reader, (uint32_t)t->pid, (uint32_t)t->tid, rec->chain);
 	st->stats.samples++;
 	return rec;
 }
@@ -664,6 +674,8 @@ static void exec_event(struct pstate *st, struct thr *t)
 	t->last_nr = STACK_WAIT_UNKNOWN;
 	t->have_snap = false;
 	t->trap_pending = t->want = t->listening = false;
+	if (st->reader)
+		python_reader_forget(st->reader, (uint32_t)t->pid);
 	push_event(st, REC_EXEC, t->pid, 0, 0);
 }
 
@@ -676,6 +688,8 @@ static void thread_exited(struct pstate *st, struct thr *t, int status)
 	thr_drop(st, t);
 	if (tid != pid)
 		return;
+	if (st->reader)
+		python_reader_forget(st->reader, (uint32_t)pid);
 	push_event(st, REC_EXIT, pid, 0, status);
 	if (ctx->target->launched && pid == ctx->target->child && !st->child_reaped) {
 		st->child_reaped = true;
@@ -814,6 +828,8 @@ static uint64_t tick(struct pstate *st, uint64_t now)
 	uint64_t v;
 
 	st->stats.ticks++;
+	if (st->reader)
+		python_reader_sync(st->reader); /* before any thread is stopped */
 	while (ptrace_map_next(&st->thr, &i, NULL, &v)) {
 		struct thr *t = (struct thr *)(uintptr_t)v;
 		uint64_t cpu = 0, runs = 0;
@@ -1277,8 +1293,9 @@ static int do_unwind(struct pstate *st, uint32_t asid, const struct rec *r, uint
 	return unwind_stack(st->ctx->unwind, asid, &snap, out, cap, complete);
 }
 
-/* Adds r->count samples of the native stack addrs[0..n) (leaf first, room for one
- * more entry in front) of thread r->tid: off-CPU ones get the system call as leaf. */
+/* Adds r->count samples of the stack addrs[0..n) (leaf first, Python frames merged
+ * already, room for one more entry in front) of thread r->tid: off-CPU ones get the
+ * system call as leaf. */
 static void emit(struct pstate *st, uint32_t asid, const struct rec *r, uint64_t *addrs, size_t n,
 		 bool complete)
 {
@@ -1303,10 +1320,8 @@ static void emit(struct pstate *st, uint32_t asid, const struct rec *r, uint64_t
 		if (stacks_thread(ctx->stacks, asid, (uint32_t)r->pid, (uint32_t)r->tid, comm) == 0)
 			ptrace_map_put(&st->seen, seen_key, 1);
 	}
-	for (uint32_t i = 0; i < r->count; i++)
-		if (sampler_emit(ctx, asid, (uint32_t)r->pid, (uint32_t)r->tid, flags, out,
-				 (uint32_t)n) < 0)
-			ctx->stacks->lost++;
+	if (stacks_add(ctx->stacks, asid, (uint32_t)r->tid, flags, out, (uint32_t)n, r->count) < 0)
+		ctx->stacks->lost += r->count;
 }
 
 /* The last stack of a thread, for REC_REPEAT. */
@@ -1314,7 +1329,7 @@ struct last {
 	uint32_t asid;
 	bool complete;
 	size_t n, cap;
-	uint64_t *addrs; /* native stack, leaf first */
+	uint64_t *addrs; /* its stack, leaf first, Python frames merged */
 };
 
 static void remember(struct pstate *st, pid_t tid, uint32_t asid, const uint64_t *addrs, size_t n,
@@ -1359,6 +1374,24 @@ static void process_repeat(struct pstate *st, const struct rec *r)
 	emit(st, l->asid, r, out, l->n, l->complete);
 }
 
+/* Merges the Python frames of r (read in its stop) into the native stack
+ * native[0..n), remembers the result for repeats and adds it. */
+static void merge_and_emit(struct pstate *st, uint32_t asid, const struct rec *r,
+			   const uint64_t *native, size_t n, bool complete)
+{
+	struct sampler_ctx *ctx = st->ctx;
+	uint64_t merged[SAMPLER_MAX_DEPTH];
+	uint64_t mismatch = ctx->stacks->py_mismatch;
+	int m;
+
+	m = sampler_merge(ctx, asid, (uint32_t)r->pid, (uint32_t)r->tid, r->chain, native,
+			  (uint32_t)n, merged + 1, SAMPLER_MAX_DEPTH - 1);
+	if (ctx->stacks->py_mismatch != mismatch)
+		ctx->stacks->py_mismatch += r->count - 1; /* counted once, stands for count */
+	remember(st, r->tid, asid, merged + 1, (size_t)m, complete);
+	emit(st, asid, r, merged, (size_t)m, complete);
+}
+
 static void process_sample(struct pstate *st, const struct rec *r)
 {
 	struct sampler_ctx *ctx = st->ctx;
@@ -1377,8 +1410,7 @@ static void process_sample(struct pstate *st, const struct rec *r)
 		/* the process is gone before its mappings could be read (a short-lived
 		 * exec): nothing to unwind with; keep the pc */
 		out[1] = stack_make(STACK_TAG_EXACT, r->regs[UNWIND_REG_RIP]);
-		remember(st, r->tid, p->asid, out + 1, 1, false);
-		emit(st, p->asid, r, out, 1, false);
+		merge_and_emit(st, p->asid, r, out + 1, 1, false);
 		return;
 	}
 	n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
@@ -1389,8 +1421,7 @@ static void process_sample(struct pstate *st, const struct rec *r)
 		ctx->stacks->failed += r->count;
 		return;
 	}
-	remember(st, r->tid, p->asid, out + 1, (size_t)n, complete);
-	emit(st, p->asid, r, out, (size_t)n, complete);
+	merge_and_emit(st, p->asid, r, out + 1, (size_t)n, complete);
 }
 
 static void process(struct pstate *st, struct rec *r)
@@ -1485,21 +1516,25 @@ static void free_state(struct pstate *st)
 	for (r = st->head; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	for (r = st->free_samples; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	for (r = st->tfree; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	for (r = st->phead; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	while (ptrace_map_next(&st->procs, &i, NULL, &v))
@@ -1513,6 +1548,7 @@ static void free_state(struct pstate *st)
 	ptrace_map_release(&st->last);
 	ptrace_map_release(&st->seen);
 	ptrace_map_release(&st->thr);
+	python_reader_close(st->reader);
 	free(st->roots);
 	free(st->stats.stop_ns);
 	free(st->stats.held_ns);
@@ -1602,6 +1638,10 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 		rc = errf(err, errsz, -errno, "cannot create an eventfd: %s", strerror(errno));
 		free_state(st);
 		return rc;
+	}
+	if (ctx->python && python_reader_open(&st->reader, ctx->python) < 0) {
+		free_state(st);
+		return errf(err, errsz, -ENOMEM, "out of memory");
 	}
 
 	/* SIGCHLD stays pending for the tracer's sigtimedwait (see the top of the file);
