@@ -32,10 +32,12 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #ifndef READ_BLOCK /* the fuzz build makes it tiny, to reach the partial-line paths */
-#define READ_BLOCK (1u << 20) /* bytes read at once */
+#define READ_BLOCK (256u << 10) /* bytes read at once: stays in cache */
 #endif
+#define NODE_BYTES 96 /* input bytes per trie node, for the first guess of its size */
 /* The longest line taken: far beyond any real stack (10 000 frames of 6 kB names),
  * and a bound on memory when the input has no newline at all (/dev/zero, a binary). */
 #define LINE_MAX_MIB 64u
@@ -46,12 +48,16 @@ struct reader {
 	struct folded_stats *st;
 	int mode; /* 0 undecided, 1 one count, 2 two counts */
 	/* the previous stack, for prefix reuse */
-	struct buf prev;  /* its bytes */
+	const char *pp;   /* its bytes: in the input, or in prev when the input moved */
+	size_t plen;
+	struct buf prev;  /* a copy of the previous stack's bytes, when needed */
 	size_t *ends;     /* ends[i]: offset just past frame i in prev */
 	uint32_t *ids;    /* frame ids, root first */
 	uint32_t *nodes;  /* trie node of each frame */
 	size_t nprev;     /* frames in prev */
 	size_t cap;       /* capacity of ends, ids, nodes */
+	uint32_t *next;   /* next[id]: the frame that last followed name id in a line */
+	size_t next_cap;
 	char *err;
 	size_t errsz;
 };
@@ -200,7 +206,32 @@ static size_t common_prefix(const char *a, const char *b, size_t lim)
 	return i;
 }
 
-/* Adds the stack s[0..len) with its counts, reusing the previous line's prefix. */
+/* The id of frame n (named name[0..len)) when it is the frame that followed frame
+ * n - 1's name the last time (a callee under its usual caller), found without a
+ * lookup; PROFILE_NONE otherwise. */
+static uint32_t follower(struct reader *r, size_t n, const char *name, size_t len)
+{
+	const struct profile *p = r->p;
+	uint32_t prev, id;
+
+	if (!n)
+		return PROFILE_NONE;
+	prev = r->ids[n - 1];
+	if (prev >= r->next_cap) {
+		size_t old = r->next_cap;
+		if (GROW(r->next, r->next_cap, (size_t)prev + 1) < 0)
+			return PROFILE_NONE;
+		memset(r->next + old, 0xff, (r->next_cap - old) * sizeof(*r->next));
+	}
+	id = r->next[prev];
+	if (id == PROFILE_NONE || p->names[id].len != len ||
+	    memcmp(p->strs + p->names[id].off, name, len))
+		return PROFILE_NONE;
+	return id;
+}
+
+/* Adds the stack s[0..len) with its counts, reusing the previous line's prefix. s
+ * stays valid until the next line or keep_prev(). */
 static int add_stack(struct reader *r, const char *s, size_t len, uint64_t before,
 		     uint64_t after)
 {
@@ -211,22 +242,22 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 	int rc;
 
 	if (!r->o->reverse && r->nprev) {
-		size_t lim = len < r->prev.len ? len : r->prev.len;
-		const char *q = r->prev.p;
+		size_t lim = len < r->plen ? len : r->plen;
+		const char *q = r->pp;
 		common = common_prefix(s, q, lim);
 		/* frame i is shared when it and the delimiter after it are in the common
 		 * prefix, or when the previous line ends right after it and the new line
 		 * ends or goes on to a deeper frame there */
 		while (keep < r->nprev &&
 		       (r->ends[keep] < common ||
-			(r->ends[keep] == common && common == r->prev.len &&
+			(r->ends[keep] == common && common == r->plen &&
 			 (common == len || s[common] == ';'))))
 			keep++;
-		if (keep == r->nprev && len == r->prev.len && common == len) {
+		if (keep == r->nprev && len == r->plen && common == len) {
 			/* the very same stack again */
 			at = r->nodes[keep - 1];
-			leaf = r->mode == 2 ? profile_add_diff_at(p, at, NULL, 0, before, after)
-				       : profile_add_at(p, at, NULL, 0, after);
+			leaf = profile_add_path(p, at, (uint32_t)keep, NULL, 0, after, before,
+						r->mode == 2, NULL);
 			goto added;
 		}
 	}
@@ -244,15 +275,20 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 		if (n < r->nprev) {
 			size_t pend = r->ends[n];
 			same = pend - pstart == end - start &&
-			       !memcmp(s + start, r->prev.p + pstart, end - start);
+			       !memcmp(s + start, r->pp + pstart, end - start);
 			pstart = pend + 1;
 		}
-		if ((rc = reserve_frames(r, n + 1)) < 0)
+		if (n >= r->cap && (rc = reserve_frames(r, n + 1)) < 0)
 			return errf(r->err, r->errsz, rc, "out of memory reading folded stacks");
-		id = same ? r->ids[n] : profile_intern(p, s + start, end - start);
+		if (same)
+			id = r->ids[n];
+		else if ((id = follower(r, n, s + start, end - start)) == PROFILE_NONE)
+			id = profile_intern(p, s + start, end - start);
 		if (id == PROFILE_NONE)
 			return errf(r->err, r->errsz, -ENOMEM,
 				    "out of memory reading folded stacks");
+		if (n && r->ids[n - 1] < r->next_cap)
+			r->next[r->ids[n - 1]] = id;
 		r->ids[n] = id;
 		r->ends[n] = end;
 		n++;
@@ -268,20 +304,13 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 		}
 	}
 	at = keep ? r->nodes[keep - 1] : 0;
-	leaf = r->mode == 2 ? profile_add_diff_at(p, at, r->ids + keep, n - keep, before, after)
-		       : profile_add_at(p, at, r->ids + keep, n - keep, after);
+	/* the nodes of the new frames are remembered for the next line */
+	leaf = profile_add_path(p, at, (uint32_t)keep, r->ids + keep, n - keep, after, before,
+				r->mode == 2, r->o->reverse ? NULL : r->nodes + keep);
 	if (leaf >= 0 && !r->o->reverse) {
-		/* remember the nodes of the new frames, leaf upwards */
-		uint32_t m = (uint32_t)leaf;
-		for (size_t i = n; i > keep; i--) {
-			r->nodes[i - 1] = m;
-			m = p->nodes[m].parent;
-		}
 		r->nprev = n;
-		r->prev.len = 0;
-		if (buf_add(&r->prev, s, len) < 0)
-			return errf(r->err, r->errsz, -ENOMEM,
-				    "out of memory reading folded stacks");
+		r->pp = s;
+		r->plen = len;
 	}
 added:
 	if (leaf == -EOVERFLOW)
@@ -291,6 +320,18 @@ added:
 	if (leaf < 0)
 		return errf(r->err, r->errsz, (int)leaf, "out of memory reading folded stacks");
 	return 0;
+}
+
+/* The input under the previous stack is about to move or go: keep a copy. */
+static void keep_prev(struct reader *r)
+{
+	if (!r->nprev || r->pp == r->prev.p)
+		return;
+	r->prev.len = 0;
+	if (buf_add(&r->prev, r->pp, r->plen) < 0)
+		r->nprev = 0; /* no reuse, rather than a failure */
+	else
+		r->pp = r->prev.p;
 }
 
 /* One line without its newline. */
@@ -355,15 +396,104 @@ static int read_line(struct reader *r, const char *s, size_t len)
 	return add_stack(r, s, e2, 0, c1);
 }
 
+/* Reads the complete lines of buf[*pos..have) (and, at the end of the input, the
+ * last one without a newline); *pos is left at the first byte not read. */
+static int read_lines(struct reader *r, const char *buf, size_t have, bool eof, size_t *pos)
+{
+	size_t at = *pos;
+	const char *nl;
+	int rc = 0;
+
+	while ((nl = memchr(buf + at, '\n', have - at))) {
+		rc = read_line(r, buf + at, (size_t)(nl - buf - at));
+		if (rc < 0)
+			goto out;
+		at = (size_t)(nl - buf) + 1;
+	}
+	if (eof && at < have) {
+		rc = read_line(r, buf + at, have - at);
+		at = have;
+	}
+out:
+	*pos = at;
+	return rc;
+}
+
+/* Input from a pipe or any stream: blocks of READ_BLOCK bytes, a line that spans
+ * two blocks moved to the front. */
+static int read_stream(struct reader *r, FILE *in)
+{
+	char *buf = NULL;
+	size_t cap = READ_BLOCK, have = 0, pos;
+	int rc = 0;
+
+	buf = malloc(cap);
+	if (!buf)
+		return errf(r->err, r->errsz, -ENOMEM, "out of memory reading folded stacks");
+	for (;;) {
+		size_t got = fread(buf + have, 1, cap - have, in);
+		bool eof = got < cap - have;
+
+		if (eof && ferror(in)) {
+			int e = errno ? errno : EIO;
+			rc = errf(r->err, r->errsz, -EIO, "cannot read folded stacks: %s",
+				  strerror(e));
+			goto out;
+		}
+		have += got;
+		pos = 0;
+		rc = read_lines(r, buf, have, eof, &pos);
+		if (rc < 0 || eof)
+			goto out;
+		/* keep the partial line; grow when one line fills the whole buffer */
+		keep_prev(r);
+		memmove(buf, buf + pos, have - pos);
+		have -= pos;
+		if (have == cap) {
+			char *nbuf;
+			if (cap >= ((size_t)LINE_MAX_MIB << 20)) {
+				rc = errf(r->err, r->errsz, -E2BIG,
+					  "line %llu is longer than %u MiB: not folded stacks",
+					  (unsigned long long)r->st->lines + 1, LINE_MAX_MIB);
+				goto out;
+			}
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf) {
+				rc = errf(r->err, r->errsz, -ENOMEM,
+					  "out of memory reading folded stacks");
+				goto out;
+			}
+			buf = nbuf;
+			cap *= 2;
+		}
+	}
+out:
+	free(buf);
+	return rc;
+}
+
+/* The bytes left in a regular file, 0 when unknown (a pipe, a terminal, /proc). */
+static size_t bytes_left(FILE *in)
+{
+	struct stat sb;
+	off_t pos;
+	int fd = fileno(in);
+
+	if (fd < 0 || fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	pos = ftello(in);
+	if (pos < 0 || pos >= sb.st_size)
+		return 0;
+	return (size_t)(sb.st_size - pos);
+}
+
 int folded_read(struct profile *p, FILE *in, const struct folded_opts *o,
 		struct folded_stats *stats, char *err, size_t errsz)
 {
 	static const struct folded_opts defaults = {0};
 	struct folded_stats dummy;
 	struct reader r = {0};
-	char *buf = NULL;
-	size_t cap = READ_BLOCK, have = 0, pos;
-	int rc = 0;
+	int rc;
 
 	if (!o)
 		o = &defaults;
@@ -381,59 +511,22 @@ int folded_read(struct profile *p, FILE *in, const struct folded_opts *o,
 		r.mode = 2;
 	else if (p->nnodes > 1)
 		r.mode = 1;
-	buf = malloc(cap);
-	if (!buf)
-		return errf(err, errsz, -ENOMEM, "out of memory reading folded stacks");
-	for (;;) {
-		size_t got = fread(buf + have, 1, cap - have, in);
-		bool eof = got < cap - have;
-		char *nl;
-
-		if (eof && ferror(in)) {
-			int e = errno ? errno : EIO;
-			rc = errf(err, errsz, -EIO, "cannot read folded stacks: %s", strerror(e));
-			goto out;
-		}
-		have += got;
-		pos = 0;
-		while ((nl = memchr(buf + pos, '\n', have - pos))) {
-			rc = read_line(&r, buf + pos, (size_t)(nl - buf - pos));
-			if (rc < 0)
-				goto out;
-			pos = (size_t)(nl - buf) + 1;
-		}
-		if (eof) {
-			if (pos < have)
-				rc = read_line(&r, buf + pos, have - pos);
-			break;
-		}
-		/* keep the partial line; grow when one line fills the whole buffer */
-		memmove(buf, buf + pos, have - pos);
-		have -= pos;
-		if (have == cap) {
-			char *nbuf;
-			if (cap >= ((size_t)LINE_MAX_MIB << 20)) {
-				rc = errf(err, errsz, -E2BIG,
-					  "line %llu is longer than %u MiB: not folded stacks",
-					  (unsigned long long)stats->lines + 1, LINE_MAX_MIB);
-				goto out;
-			}
-			nbuf = realloc(buf, cap * 2);
-			if (!nbuf) {
-				rc = errf(err, errsz, -ENOMEM, "out of memory reading folded stacks");
-				goto out;
-			}
-			buf = nbuf;
-			cap *= 2;
-		}
-	}
-	stats->differential = r.mode == 2;
-out:
-	free(buf);
+	/* Totals are summed once at the end rather than up the path of every line.
+	 * A file's size gives a guess of the trie's: folded lines of real and
+	 * synthetic profiles run at 80 to 100 bytes per new node (a failure to make
+	 * room now is no error: the trie grows as usual). */
+	profile_defer_totals(p);
+	if (p->nnodes == 1)
+		profile_reserve(p, bytes_left(in) / NODE_BYTES);
+	rc = read_stream(&r, in);
+	profile_settle_totals(p);
+	if (rc == 0)
+		stats->differential = r.mode == 2;
 	buf_release(&r.prev);
 	free(r.ends);
 	free(r.ids);
 	free(r.nodes);
+	free(r.next);
 	return rc;
 }
 

@@ -48,6 +48,8 @@ enum profile_kind profile_kind_of(const char *name, size_t len)
 	return PROFILE_KIND_NATIVE;
 }
 
+static void table_free(void *t, size_t len);
+
 struct profile *profile_new(void)
 {
 	struct profile *p = calloc(1, sizeof(*p));
@@ -84,7 +86,7 @@ void profile_free(struct profile *p)
 	free(p->meta.countname);
 	free(p->meta.pids);
 	free(p->name_index);
-	free(p->child_index);
+	table_free(p->child_index, p->child_index_cap * sizeof(*p->child_index));
 	free(p->tails);
 	free(p);
 }
@@ -112,16 +114,44 @@ const char *profile_name(const struct profile *p, uint32_t id, size_t *len)
 	return p->strs + p->names[id].off;
 }
 
-static int name_index_grow(struct profile *p)
+/* The hash of a name for the name index: a word at a time (the last one read where
+ * it ends, overlapping), one multiply each, then a full mix. Faster on frame names
+ * than hash_bytes, whose values the colours depend on and so must not change. */
+static inline uint64_t name_hash(const char *s, size_t len)
 {
-	size_t ncap = p->name_index_cap ? p->name_index_cap * 2 : 1024;
+	const uint64_t k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = len * k, w;
+	uint32_t a, b;
+
+	while (len > 8) {
+		memcpy(&w, s, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+		s += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
+		memcpy(&a, s, 4);
+		memcpy(&b, s + len - 4, 4);
+		w = (uint64_t)a << 32 | b;
+	} else if (len) {
+		w = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[len / 2] << 8 |
+		    (unsigned char)s[len - 1];
+	} else {
+		w = 0;
+	}
+	return hash_u64(h ^ w);
+}
+
+static int name_index_grow(struct profile *p, size_t ncap)
+{
 	uint64_t *slots = calloc(ncap, sizeof(*slots));
 
 	if (!slots)
 		return -ENOMEM;
 	for (size_t id = 0; id < p->nnames; id++) {
 		const struct profile_name *n = &p->names[id];
-		uint64_t h = hash_bytes(p->strs + n->off, n->len, 0);
+		uint64_t h = name_hash(p->strs + n->off, n->len);
 		size_t i = (size_t)h & (ncap - 1);
 		while (slots[i])
 			i = (i + 1) & (ncap - 1);
@@ -133,17 +163,18 @@ static int name_index_grow(struct profile *p)
 	return 0;
 }
 
-uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
-			     enum profile_kind kind)
+/* kind < 0: read it from the name, only when the name is new */
+static uint32_t intern(struct profile *p, const char *name, size_t len, int kind)
 {
-	uint64_t h = hash_bytes(name, len, 0);
+	uint64_t h = name_hash(name, len);
 	uint64_t *slots;
 	size_t mask, i;
 	uint32_t id;
 
 	if (len > UINT32_MAX - 1 || p->nnames >= PROFILE_NONE - 1)
 		return PROFILE_NONE;
-	if ((p->nnames + 1) * 2 > p->name_index_cap && name_index_grow(p) < 0)
+	if ((p->nnames + 1) * 2 > p->name_index_cap &&
+	    name_index_grow(p, p->name_index_cap ? p->name_index_cap * 2 : 1024) < 0)
 		return PROFILE_NONE;
 	slots = p->name_index;
 	mask = p->name_index_cap - 1;
@@ -157,6 +188,8 @@ uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
 	if (GROW(p->names, p->names_cap, p->nnames + 1) < 0 ||
 	    grow_array((void **)&p->strs, &p->strs_cap, p->strs_len + len + 1, 1) < 0)
 		return PROFILE_NONE;
+	if (kind < 0)
+		kind = (int)profile_kind_of(name, len);
 	id = (uint32_t)p->nnames++;
 	p->names[id] = (struct profile_name){p->strs_len, (uint32_t)len, (uint8_t)kind};
 	if (len)
@@ -167,9 +200,15 @@ uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
 	return id;
 }
 
+uint32_t profile_intern_kind(struct profile *p, const char *name, size_t len,
+			     enum profile_kind kind)
+{
+	return intern(p, name, len, (int)kind);
+}
+
 uint32_t profile_intern(struct profile *p, const char *name, size_t len)
 {
-	return profile_intern_kind(p, name, len, profile_kind_of(name, len));
+	return intern(p, name, len, -1);
 }
 
 /* The 32-bit tag of a (parent, frame) key; its low bits also choose the first slot,
@@ -180,14 +219,69 @@ static inline uint32_t child_tag(uint32_t parent, uint32_t frame)
 	return (uint32_t)(hash_u64((uint64_t)parent << 32 | frame) >> 32);
 }
 
-static int child_index_grow(struct profile *p)
+/* Large tables and arrays are backed by huge pages where the kernel offers them
+ * (transparent huge pages in madvise mode): one fault per 2 MiB instead of 512. */
+static void huge(void *base, size_t len)
 {
-	size_t ncap = p->child_index_cap ? p->child_index_cap * 2 : 1024;
+#ifdef MADV_HUGEPAGE
+	const uintptr_t hp = (uintptr_t)2 << 20;
+	uintptr_t a = ((uintptr_t)base + hp - 1) & ~(hp - 1);
+	uintptr_t b = ((uintptr_t)base + len) & ~(hp - 1);
+
+	if (b > a)
+		madvise((void *)a, b - a, MADV_HUGEPAGE);
+#else
+	(void)base;
+	(void)len;
+#endif
+}
+
+/* Zeroed tables of 2 MiB and more are mapped on a 2 MiB boundary, so that the whole
+ * table can be in huge pages: its probes land anywhere, and a TLB miss on every one
+ * (dearer still in a virtual machine) would cost more than the probe. Smaller ones
+ * come from calloc. */
+#define TABLE_HUGE ((size_t)2 << 20)
+
+static void *table_new(size_t len)
+{
+	char *m, *a;
+	size_t slack;
+
+	if (len < TABLE_HUGE)
+		return calloc(1, len);
+	if (len > SIZE_MAX - TABLE_HUGE)
+		return NULL;
+	m = mmap(NULL, len + TABLE_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		 -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)m + TABLE_HUGE - 1) & ~(uintptr_t)(TABLE_HUGE - 1));
+	slack = (size_t)(a - m);
+	if (slack)
+		munmap(m, slack);
+	if (TABLE_HUGE - slack)
+		munmap(a + len, TABLE_HUGE - slack);
+	huge(a, len);
+	return a;
+}
+
+static void table_free(void *t, size_t len)
+{
+	if (!t)
+		return;
+	if (len < TABLE_HUGE)
+		free(t);
+	else
+		munmap(t, len);
+}
+
+static int child_index_grow(struct profile *p, size_t ncap)
+{
 	uint64_t *slots;
 
 	if (ncap > (size_t)1 << 32)
 		return -ENOMEM;
-	slots = calloc(ncap, sizeof(*slots));
+	slots = table_new(ncap * sizeof(*slots));
 	if (!slots)
 		return -ENOMEM;
 	for (size_t j = 0; j < p->child_index_cap; j++) {
@@ -199,9 +293,50 @@ static int child_index_grow(struct profile *p)
 			;
 		slots[i] = v;
 	}
-	free(p->child_index);
+	table_free(p->child_index, p->child_index_cap * sizeof(*slots));
 	p->child_index = slots;
 	p->child_index_cap = ncap;
+	return 0;
+}
+
+/* Room for need nodes in nodes[] and tails[]. 0 or -ENOMEM. */
+static int nodes_grow(struct profile *p, size_t need)
+{
+	size_t cap = p->nodes_cap;
+
+	if (GROW(p->nodes, p->nodes_cap, need) < 0 || GROW(p->tails, p->tails_cap, need) < 0)
+		return -ENOMEM;
+	if (p->nodes_cap != cap) {
+		huge(p->nodes, p->nodes_cap * sizeof(*p->nodes));
+		huge(p->tails, p->tails_cap * sizeof(*p->tails));
+	}
+	return 0;
+}
+
+int profile_reserve(struct profile *p, size_t nodes)
+{
+	/* about one node in four is a child with siblings, and the index stays at most
+	 * 3/4 full; the hint is capped, past it the tables grow as they fill */
+	size_t idx = nodes / 4 * 4 / 3, cap = 1024;
+
+	if (nodes > (size_t)1 << 26)
+		nodes = (size_t)1 << 26;
+	if (nodes > p->nodes_cap && nodes_grow(p, nodes) < 0)
+		return -ENOMEM;
+	if (idx > (size_t)1 << 24)
+		idx = (size_t)1 << 24;
+	while (cap < idx)
+		cap *= 2;
+	if (cap > p->child_index_cap && child_index_grow(p, cap) < 0)
+		return -ENOMEM;
+	/* names: far fewer, one per 50 nodes or so, in a table at most half full */
+	idx = nodes / 48 * 2;
+	if (idx > (size_t)1 << 20)
+		idx = (size_t)1 << 20;
+	for (cap = 1024; cap < idx; cap *= 2)
+		;
+	if (cap > p->name_index_cap && name_index_grow(p, cap) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -241,7 +376,8 @@ static int child_index_put(struct profile *p, uint32_t n)
 	size_t i, mask;
 
 	/* at most 3/4 full; a probe run stays within a cache line or two */
-	if ((p->child_index_n + 1) * 4 > p->child_index_cap * 3 && child_index_grow(p) < 0)
+	if ((p->child_index_n + 1) * 4 > p->child_index_cap * 3 &&
+	    child_index_grow(p, p->child_index_cap ? p->child_index_cap * 2 : 1024) < 0)
 		return -ENOMEM;
 	mask = p->child_index_cap - 1;
 	for (i = tag & mask; p->child_index[i]; i = (i + 1) & mask)
@@ -277,9 +413,10 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 				return n;
 		}
 	}
-	if (p->nnodes >= PROFILE_NONE - 1 || GROW(p->nodes, p->nodes_cap, p->nnodes + 1) < 0 ||
-	    GROW(p->tails, p->tails_cap, p->nnodes + 1) < 0)
-		return PROFILE_NONE;
+	if (p->nnodes >= p->nodes_cap || p->nnodes >= p->tails_cap) {
+		if (p->nnodes >= PROFILE_NONE - 1 || nodes_grow(p, p->nnodes + 1) < 0)
+			return PROFILE_NONE;
+	}
 	if (p->base) {
 		if (GROW(p->base, p->base_cap, p->nnodes + 1) < 0)
 			return PROFILE_NONE;
@@ -304,8 +441,11 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 	return n;
 }
 
-static int64_t add(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
-		   uint64_t count, uint64_t before, bool diff)
+/* Adds count (and before, when diff) at the end of the path at + frames[0..n); the
+ * node of each frame goes to nodes[] unless NULL. at_depth is at's depth, or
+ * UINT32_MAX when the caller does not know it. */
+static int64_t add(struct profile *p, uint32_t at, uint32_t at_depth, const uint32_t *frames,
+		   size_t n, uint64_t count, uint64_t before, bool diff, uint32_t *nodes)
 {
 	uint32_t node = at;
 	size_t depth;
@@ -316,28 +456,87 @@ static int64_t add(struct profile *p, uint32_t at, const uint32_t *frames, size_
 		node = child_get(p, node, frames[i]);
 		if (node == PROFILE_NONE)
 			return -ENOMEM;
+		if (nodes)
+			nodes[i] = node;
 	}
 	/* Counts go on only once the path exists, so a failure leaves totals consistent.
 	 * No node's total exceeds the root's (totals are sums of counts), so checking
 	 * the root for overflow checks the whole path. */
-	if (p->nodes[0].total > UINT64_MAX - count)
-		return -EOVERFLOW;
-	if (diff && (p->base[0] > UINT64_MAX - before || p->base_total > UINT64_MAX - before))
-		return -EOVERFLOW;
-	p->nodes[node].self += count;
-	depth = 0;
-	for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
-		p->nodes[m].total += count;
+	if (p->deferred) {
+		/* totals come in profile_settle_totals(); the node's own total holds
+		 * what was added at it until then */
+		if (p->deferred_sum > UINT64_MAX - count)
+			return -EOVERFLOW;
+		if (diff && (p->deferred_base > UINT64_MAX - before ||
+			     p->base_total > UINT64_MAX - before))
+			return -EOVERFLOW;
+		p->deferred_sum += count;
+		p->nodes[node].self += count;
+		p->nodes[node].total += count;
+		if (diff) {
+			p->deferred_base += before;
+			p->base[node] += before;
+			p->base_total += before;
+		}
+		if (at_depth == UINT32_MAX) {
+			at_depth = 0;
+			for (uint32_t m = at; m != 0; m = p->nodes[m].parent)
+				at_depth++;
+		}
+		depth = (size_t)at_depth + n;
+	} else {
+		if (p->nodes[0].total > UINT64_MAX - count)
+			return -EOVERFLOW;
+		if (diff &&
+		    (p->base[0] > UINT64_MAX - before || p->base_total > UINT64_MAX - before))
+			return -EOVERFLOW;
+		p->nodes[node].self += count;
+		depth = 0;
+		for (uint32_t m = node; m != PROFILE_NONE; m = p->nodes[m].parent) {
+			p->nodes[m].total += count;
+			if (diff)
+				p->base[m] += before;
+			depth++;
+		}
+		depth--; /* the root is not a frame */
 		if (diff)
-			p->base[m] += before;
-		depth++;
+			p->base_total += before;
 	}
-	depth--; /* the root is not a frame */
-	if (diff)
-		p->base_total += before;
 	if (depth > p->maxdepth)
 		p->maxdepth = depth > UINT32_MAX ? UINT32_MAX : (uint32_t)depth;
 	return node;
+}
+
+bool profile_defer_totals(struct profile *p)
+{
+	if (p->deferred)
+		return true;
+	if (p->nnodes != 1)
+		return false;
+	p->deferred = true;
+	p->deferred_sum = p->nodes[0].total;
+	p->deferred_base = p->base ? p->base[0] : 0;
+	return true;
+}
+
+/* Children come after their parent in nodes[], so one sweep from the last node up
+ * adds every finished subtree into its parent. */
+void profile_settle_totals(struct profile *p)
+{
+	struct profile_node *v = p->nodes;
+
+	if (!p->deferred)
+		return;
+	if (p->base) {
+		for (size_t n = p->nnodes - 1; n > 0; n--) {
+			v[v[n].parent].total += v[n].total;
+			p->base[v[n].parent] += p->base[n];
+		}
+	} else {
+		for (size_t n = p->nnodes - 1; n > 0; n--)
+			v[v[n].parent].total += v[n].total;
+	}
+	p->deferred = false;
 }
 
 static int base_init(struct profile *p)
@@ -352,13 +551,13 @@ static int base_init(struct profile *p)
 
 int64_t profile_add(struct profile *p, const uint32_t *frames, size_t n, uint64_t count)
 {
-	return add(p, 0, frames, n, count, 0, false);
+	return add(p, 0, 0, frames, n, count, 0, false, NULL);
 }
 
 int64_t profile_add_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
 		       uint64_t count)
 {
-	return add(p, at, frames, n, count, 0, false);
+	return add(p, at, at ? UINT32_MAX : 0, frames, n, count, 0, false, NULL);
 }
 
 int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, uint64_t before,
@@ -366,7 +565,7 @@ int64_t profile_add_diff(struct profile *p, const uint32_t *frames, size_t n, ui
 {
 	if (base_init(p) < 0)
 		return -ENOMEM;
-	return add(p, 0, frames, n, after, before, true);
+	return add(p, 0, 0, frames, n, after, before, true, NULL);
 }
 
 int64_t profile_add_diff_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
@@ -374,7 +573,16 @@ int64_t profile_add_diff_at(struct profile *p, uint32_t at, const uint32_t *fram
 {
 	if (base_init(p) < 0)
 		return -ENOMEM;
-	return add(p, at, frames, n, after, before, true);
+	return add(p, at, at ? UINT32_MAX : 0, frames, n, after, before, true, NULL);
+}
+
+int64_t profile_add_path(struct profile *p, uint32_t at, uint32_t at_depth,
+			 const uint32_t *frames, size_t n, uint64_t count, uint64_t before,
+			 bool diff, uint32_t *nodes)
+{
+	if (diff && base_init(p) < 0)
+		return -ENOMEM;
+	return add(p, at, at_depth, frames, n, count, before, diff, nodes);
 }
 
 int64_t profile_add_mapping(struct profile *p, const struct profile_mapping *m)

@@ -143,6 +143,9 @@ struct profile {
 	uint32_t *tails; /* last child of each node, for appending in order */
 	size_t tails_cap;
 	size_t base_cap;
+	bool deferred;	       /* profile_defer_totals() is in effect */
+	uint64_t deferred_sum; /* counts added so far (the root's total to be) */
+	uint64_t deferred_base; /* BEFORE counts added so far */
 };
 
 /* Allocates an empty profile (with its root node). NULL on ENOMEM. */
@@ -177,6 +180,27 @@ int64_t profile_add_at(struct profile *p, uint32_t at, const uint32_t *frames, s
 		       uint64_t count);
 int64_t profile_add_diff_at(struct profile *p, uint32_t at, const uint32_t *frames, size_t n,
 			    uint64_t before, uint64_t after);
+
+/* The bulk reader's form of profile_add_at and profile_add_diff_at (diff says which):
+ * at is a node at_depth frames below the root, and nodes, unless NULL, receives the
+ * node of each of frames[0..n). Same returns. */
+int64_t profile_add_path(struct profile *p, uint32_t at, uint32_t at_depth,
+			 const uint32_t *frames, size_t n, uint64_t count, uint64_t before,
+			 bool diff, uint32_t *nodes);
+
+/* Makes room for about nodes trie nodes at once (a hint: the trie still grows past
+ * it), so that a reader that can guess the size skips the steps of growing.
+ * 0 or -ENOMEM. */
+int profile_reserve(struct profile *p, size_t nodes);
+
+/* Bulk loading. On a profile without stacks, profile_defer_totals() makes the adds
+ * that follow keep self counts only (and still refuse a count that would take the
+ * grand total past 2^64-1); profile_settle_totals() then computes every total (and
+ * base[]) in one pass over the nodes, as the adds would have, and ends the deferral.
+ * In between, nodes[].total and base[] are not to be read. Returns true when the deferral is in effect (false on a
+ * profile that already holds stacks, which then adds as usual). */
+bool profile_defer_totals(struct profile *p);
+void profile_settle_totals(struct profile *p);
 
 /* Detail tables; each returns the new index, or -ENOMEM. */
 int64_t profile_add_mapping(struct profile *p, const struct profile_mapping *m);

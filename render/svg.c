@@ -39,6 +39,9 @@
 #define REF_WIDTH 1200 /* px: layout and label width when the image is fluid */
 #define XPAD 10	       /* px left and right of the frames */
 #define FONT_WIDTH 0.59 /* average glyph width / font size, as flamegraph.pl */
+/* Output is gathered in a buffer of OUT_BLOCK bytes (allocated once, small enough to
+ * stay in cache) and written out whenever it is that full. */
+#define OUT_BLOCK ((size_t)256 << 10)
 
 struct frame {
 	uint32_t node;
@@ -886,10 +889,12 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 	}
 	snprintf(s.id, sizeof(s.id), "fg%08x", (unsigned)(h >> 32));
 
+	if (buf_reserve(&s.out, OUT_BLOCK + 4096) < 0)
+		s.nomem = true;
 	put_document(&s);
 	for (size_t i = 0; i < s.nframes; i++) {
 		put_frame(&s, &s.frames[i]);
-		if (s.out.len > (1u << 20) && flush_out(&s) < 0)
+		if (s.out.len >= OUT_BLOCK && flush_out(&s) < 0)
 			break;
 	}
 	puts_(&s, "</g>\n");
