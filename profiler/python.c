@@ -31,6 +31,8 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_PYFRAMES 1024   /* Python frames read per thread */
+#define MAX_PYFRAMES PYTHON_MAX_FRAMES /* Python frames read per thread */
 #define MAX_INTERPS 64      /* interpreters walked */
 #define MAX_THREADS 4096    /* thread states walked per interpreter */
 #define MAX_TSTATES 8       /* thread states of one tid (one per (sub)interpreter) */
@@ -46,7 +48,10 @@
 #define MAX_TABLE (1 << 20) /* bytes of a line table */
 #define MAX_EVAL 4          /* address ranges of the evaluation loop */
 #define CODES_MAX 65536     /* cached code objects before the cache starts over */
-#define MISS_RETRY_NS 50000000ull /* a tid with no thread state: walk again after */
+#define MISS_RETRY_NS 50000000ull /* a tid with no thread state: walk again after,
+				     * when reading after the sample (a reader in a stop
+				     * walks every time: a thread that runs Python before
+				     * its state was seen would lose its frames meanwhile) */
 /* glibc x86-64: struct pthread's tid field (nptl/descr.h: after the 704-byte TCB
  * header and the list links), stable since glibc 2.x; checked against
  * threading.get_native_id() on glibc 2.36. */
@@ -84,6 +89,8 @@ struct pyproc {
 	uint32_t *checked; /* maps.files indices already probed */
 	size_t nchecked, checked_cap;
 	bool found;        /* a supported CPython runtime was found */
+	bool published;    /* offered to readers (struct pydesc) */
+	uint64_t miss_retry_ns; /* a tid with no thread state: walk again after this */
 	bool unsupported;  /* a CPython we cannot read: stop looking */
 	struct pylayout L;
 	int ts_read; /* bytes of a thread state to read */
@@ -97,10 +104,13 @@ struct pyproc {
 	size_t ncodes, codes_cap;
 };
 
-/* One Python frame of a chain, innermost first. */
-struct pyf {
-	uint64_t code; /* code object address */
-	int64_t off;   /* byte offset of the instruction in the bytecode, -1: not started */
+/* What a reader on another thread needs of a detected process (plain data). */
+struct pydesc {
+	uint32_t pid;
+	uint64_t seq; /* when it was published (struct python.seq) */
+	struct pylayout L;
+	uint64_t runtime;
+	int ts_read;
 };
 
 struct python {
@@ -110,10 +120,36 @@ struct python {
 	bool *not_python; /* by maps.files index: probed, defines no _PyRuntime */
 	size_t nnot_python, not_python_cap;
 	/* scratch of one merge */
-	struct pyf frames[MAX_PYFRAMES];
-	uint32_t seg_end[MAX_PYFRAMES + MAX_INTERPS]; /* frame index one past each segment */
+	struct python_chain chain;
 	uint8_t codebuf[MAX_PYFRAMES][256];
 	int64_t pyidx[MAX_PYFRAMES]; /* stacks_pyframe index per frame */
+	/* the processes offered to readers, under lock; seq counts changes */
+	pthread_mutex_t lock;
+	struct pydesc *descs;
+	size_t ndescs, descs_cap;
+	atomic_uint_fast64_t seq;
+};
+
+/* A process as a reader knows it: a pyproc with the layout, runtime and its own
+ * thread-state cache (codes and detection stay with the merging thread). */
+struct rproc {
+	struct pyproc pp;
+	uint64_t seq;
+};
+
+/* A process that executed or exited: descriptions published up to seq are stale. */
+struct rblock {
+	uint32_t pid;
+	uint64_t seq;
+};
+
+struct python_reader {
+	struct python *py;
+	uint64_t seen; /* py->seq at the last sync */
+	struct rproc *procs;
+	size_t nprocs, procs_cap;
+	struct rblock *blocked;
+	size_t nblocked, blocked_cap;
 };
 
 /* ---- remote memory ---- */
@@ -463,7 +499,7 @@ static size_t thread_tops(struct pyproc *pp, uint32_t tid, uint64_t *tops)
 		return 0;
 	if (!t->n) {
 		uint64_t now = now_ns();
-		if (t->miss_ns && now - t->miss_ns < MISS_RETRY_NS)
+		if (t->miss_ns && now - t->miss_ns < pp->miss_retry_ns)
 			return 0;
 		walk_threads(pp, t);
 		walked = true;
@@ -502,15 +538,18 @@ again:
 
 /* ---- frames ---- */
 
-/* Appends the chain from top to py->frames and its segment ends to py->seg_end.
+/* Appends the chain from top to c->frames and its segment ends to c->seg_end.
  * Returns 0, or -EFAULT when the chain could not be read through. */
-static int read_chain(struct python *py, struct pyproc *pp, uint64_t top, size_t *nf, size_t *ns)
+static int read_chain(const struct pyproc *pp, uint64_t top, struct python_chain *c)
 {
 	const struct pylayout *L = &pp->L;
+	uint32_t *nf = &c->nframes, *ns = &c->nsegs;
 	uint8_t fb[256];
 	uint64_t f = top;
 	size_t start = *nf;
 
+	if ((size_t)L->fr_size > sizeof(fb))
+		return -EFAULT;
 	while (f) {
 		uint64_t code, back;
 
@@ -521,28 +560,28 @@ static int read_chain(struct python *py, struct pyproc *pp, uint64_t top, size_t
 		if (L->fr_owner >= 0 && L->minor >= 12 &&
 		    fb[L->fr_owner] == PYLAYOUT_OWNED_BY_CSTACK) {
 			/* 3.12+: the shim of one evaluation-loop call closes its segment */
-			py->seg_end[(*ns)++] = (uint32_t)*nf;
-			if (*ns >= MAX_PYFRAMES + MAX_INTERPS)
+			c->seg_end[(*ns)++] = (uint32_t)*nf;
+			if (*ns >= PYTHON_MAX_SEGS)
 				return -EFAULT;
 			start = *nf;
 		} else {
-			struct pyf *pf = &py->frames[(*nf)++];
+			struct python_frame *pf = &c->frames[(*nf)++];
 			pf->code = code;
 			if (L->fr_lasti >= 0) {
 				int32_t lasti = (int32_t)get32(fb, L->fr_lasti);
 				pf->off = lasti < 0 ? -1 : (L->minor >= 10 ? 2 * (int64_t)lasti : lasti);
-				py->seg_end[(*ns)++] = (uint32_t)*nf;
+				c->seg_end[(*ns)++] = (uint32_t)*nf;
 				start = *nf;
 			} else {
 				uint64_t instr = get64(fb, L->fr_instr);
 				uint64_t first = code + (uint64_t)L->co_code_adaptive;
 				pf->off = instr >= first ? (int64_t)(instr - first) : -1;
 				if (L->fr_is_entry >= 0 && fb[L->fr_is_entry]) {
-					py->seg_end[(*ns)++] = (uint32_t)*nf;
+					c->seg_end[(*ns)++] = (uint32_t)*nf;
 					start = *nf;
 				}
 			}
-			if (*ns >= MAX_PYFRAMES + MAX_INTERPS)
+			if (*ns >= PYTHON_MAX_SEGS)
 				return -EFAULT;
 		}
 		if (back == f)
@@ -550,7 +589,7 @@ static int read_chain(struct python *py, struct pyproc *pp, uint64_t top, size_t
 		f = back;
 	}
 	if (*nf > start) /* frames below the last marker: their own segment */
-		py->seg_end[(*ns)++] = (uint32_t)*nf;
+		c->seg_end[(*ns)++] = (uint32_t)*nf;
 	return 0;
 }
 
@@ -761,10 +800,12 @@ static const struct pycode *code_get(struct pyproc *pp, uint64_t addr, const uin
 	return c;
 }
 
-/* Reads the code objects of py->frames[0..nf) in as few system calls as possible
+/* Reads the code objects of c->frames[0..nf) in as few system calls as possible
  * and interns each frame. 0, or -EFAULT when one is not readable as a code object. */
-static int intern_frames(struct python *py, struct pyproc *pp, struct stacks *s, size_t nf)
+static int intern_frames(struct python *py, struct pyproc *pp, struct stacks *s,
+			 const struct python_chain *c)
 {
+	size_t nf = c->nframes;
 	const struct pylayout *L = &pp->L;
 	struct iovec local[IOV_MAX], remote[IOV_MAX];
 	size_t size = (size_t)L->co_size;
@@ -777,24 +818,24 @@ static int intern_frames(struct python *py, struct pyproc *pp, struct stacks *s,
 		for (size_t i = 0; i < k; i++) {
 			local[i].iov_base = py->codebuf[at + i];
 			local[i].iov_len = size;
-			remote[i].iov_base = (void *)(uintptr_t)py->frames[at + i].code;
+			remote[i].iov_base = (void *)(uintptr_t)c->frames[at + i].code;
 			remote[i].iov_len = size;
 		}
 		got = process_vm_readv((pid_t)pp->pid, local, k, remote, k, 0);
 		if (got != (ssize_t)(k * size)) {
 			for (size_t i = 0; i < k; i++)
-				if (rd(pp->pid, py->frames[at + i].code, py->codebuf[at + i], size) < 0)
+				if (rd(pp->pid, c->frames[at + i].code, py->codebuf[at + i], size) < 0)
 					return -EFAULT;
 		}
 		at += k;
 	}
 	for (size_t i = 0; i < nf; i++) {
-		const struct pycode *c = code_get(pp, py->frames[i].code, py->codebuf[i]);
+		const struct pycode *co = code_get(pp, c->frames[i].code, py->codebuf[i]);
 		int line;
-		if (!c)
+		if (!co)
 			return -EFAULT;
-		line = pylayout_line(L->minor, c->tab, c->tablen, c->firstlineno, py->frames[i].off);
-		py->pyidx[i] = stacks_pyframe(s, c->func, c->path, line > 0 ? (uint32_t)line : 0);
+		line = pylayout_line(L->minor, co->tab, co->tablen, co->firstlineno, c->frames[i].off);
+		py->pyidx[i] = stacks_pyframe(s, co->func, co->path, line > 0 ? (uint32_t)line : 0);
 		if (py->pyidx[i] < 0)
 			return (int)py->pyidx[i];
 	}
@@ -834,6 +875,7 @@ static struct pyproc *proc_get(struct python *py, uint32_t asid, uint32_t pid)
 		if (!py->procs[asid])
 			return NULL;
 		py->procs[asid]->pid = pid;
+		py->procs[asid]->miss_retry_ns = MISS_RETRY_NS;
 	}
 	return py->procs[asid];
 }
@@ -846,12 +888,71 @@ static int copy_native(const uint64_t *native, size_t n, uint64_t *out, size_t c
 	return (int)n;
 }
 
+/* ---- what readers on other threads learn ---- */
+
+/* Offers pp's interpreter to readers (under the lock). */
+static void publish(struct python *py, struct pyproc *pp)
+{
+	struct pydesc *d;
+
+	pthread_mutex_lock(&py->lock);
+	if (GROW(py->descs, py->descs_cap, py->ndescs + 1) == 0) {
+		d = &py->descs[py->ndescs++];
+		memset(d, 0, sizeof(*d));
+		d->pid = pp->pid;
+		d->L = pp->L;
+		d->runtime = pp->runtime;
+		d->ts_read = pp->ts_read;
+		d->seq = atomic_load(&py->seq) + 1;
+		atomic_store(&py->seq, d->seq);
+		pp->published = true;
+	}
+	pthread_mutex_unlock(&py->lock);
+}
+
+static void unpublish(struct python *py, uint32_t pid)
+{
+	pthread_mutex_lock(&py->lock);
+	for (size_t i = 0; i < py->ndescs;) {
+		if (py->descs[i].pid == pid)
+			py->descs[i] = py->descs[--py->ndescs];
+		else
+			i++;
+	}
+	atomic_fetch_add(&py->seq, 1);
+	pthread_mutex_unlock(&py->lock);
+}
+
+/* ---- merge ---- */
+
 int python_merge(struct python *py, struct stacks *s, uint32_t asid, uint32_t pid, uint32_t tid,
 		 const uint64_t *native, size_t n, uint64_t *out, size_t cap, bool python_only)
 {
-	struct pyproc *pp = proc_get(py, asid, pid);
+	return python_merge_chain(py, s, asid, pid, tid, NULL, native, n, out, cap, python_only);
+}
+
+/* Reads tid's chain now into c. */
+static void read_now(struct pyproc *pp, uint32_t tid, struct python_chain *c)
+{
 	uint64_t tops[MAX_TSTATES];
-	size_t ntops, nf = 0, ns = 0, neval = 0, seg = 0, depth = 0;
+	size_t ntops = thread_tops(pp, tid, tops);
+
+	c->nframes = c->nsegs = 0;
+	c->status = PYTHON_CHAIN_OK;
+	for (size_t i = 0; i < ntops; i++) {
+		if (read_chain(pp, tops[i], c) < 0) {
+			c->status = PYTHON_CHAIN_FAULT;
+			return;
+		}
+	}
+}
+
+int python_merge_chain(struct python *py, struct stacks *s, uint32_t asid, uint32_t pid,
+		       uint32_t tid, const struct python_chain *c, const uint64_t *native,
+		       size_t n, uint64_t *out, size_t cap, bool python_only)
+{
+	struct pyproc *pp = proc_get(py, asid, pid);
+	size_t nf, ns, neval = 0, seg = 0, depth = 0;
 	bool skip = false;
 
 	if (!pp)
@@ -860,13 +961,25 @@ int python_merge(struct python *py, struct stacks *s, uint32_t asid, uint32_t pi
 	detect(py, pp, asid);
 	if (!pp->found)
 		return copy_native(native, n, out, cap);
-	ntops = thread_tops(pp, tid, tops);
-	for (size_t i = 0; i < ntops; i++)
-		if (read_chain(py, pp, tops[i], &nf, &ns) < 0)
-			goto mismatch;
-	if (!nf && !ns)
+	if (!pp->published)
+		publish(py, pp);
+	if (!c || c->status == PYTHON_CHAIN_UNREAD) {
+		read_now(pp, tid, &py->chain);
+		c = &py->chain;
+	}
+	if (c->status != PYTHON_CHAIN_OK || c->nframes > MAX_PYFRAMES || c->nsegs > PYTHON_MAX_SEGS)
+		goto mismatch;
+	nf = c->nframes;
+	ns = c->nsegs;
+	if (!nf && !ns) {
+		/* no Python frame while the evaluation loop runs: the thread state is not
+		 * found (yet), so its frames cannot be told */
+		for (size_t i = 0; i < n; i++)
+			if (is_eval(pp, native[i]))
+				goto mismatch;
 		return copy_native(native, n, out, cap);
-	if (intern_frames(py, pp, s, nf) < 0)
+	}
+	if (intern_frames(py, pp, s, c) < 0)
 		goto mismatch;
 	if (python_only) {
 		if (!nf)
@@ -892,7 +1005,8 @@ int python_merge(struct python *py, struct stacks *s, uint32_t asid, uint32_t pi
 			out[depth++] = native[i];
 			continue;
 		}
-		for (size_t f = seg ? py->seg_end[seg - 1] : 0; f < py->seg_end[seg] && depth < cap; f++)
+		for (size_t f = seg ? c->seg_end[seg - 1] : 0; f < c->seg_end[seg] && f < nf && depth < cap;
+		     f++)
 			out[depth++] = stack_make(STACK_TAG_PYTHON, (uint64_t)py->pyidx[f]);
 		seg++;
 	}
@@ -900,6 +1014,124 @@ int python_merge(struct python *py, struct stacks *s, uint32_t asid, uint32_t pi
 mismatch:
 	s->py_mismatch++;
 	return copy_native(native, n, out, cap);
+}
+
+/* ---- readers ---- */
+
+int python_reader_open(struct python_reader **out, struct python *py)
+{
+	struct python_reader *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	r->py = py;
+	*out = r;
+	return 0;
+}
+
+static struct rproc *reader_proc(struct python_reader *r, uint32_t pid)
+{
+	for (size_t i = 0; i < r->nprocs; i++)
+		if (r->procs[i].pp.pid == pid)
+			return &r->procs[i];
+	return NULL;
+}
+
+static void reader_drop(struct python_reader *r, struct rproc *p)
+{
+	free(p->pp.threads);
+	*p = r->procs[--r->nprocs];
+}
+
+static bool reader_blocked(const struct python_reader *r, const struct pydesc *d)
+{
+	for (size_t i = 0; i < r->nblocked; i++)
+		if (r->blocked[i].pid == d->pid && d->seq <= r->blocked[i].seq)
+			return true;
+	return false;
+}
+
+void python_reader_sync(struct python_reader *r)
+{
+	struct python *py = r->py;
+	uint64_t seq = atomic_load(&py->seq);
+
+	if (seq == r->seen)
+		return;
+	pthread_mutex_lock(&py->lock);
+	/* processes no longer offered (exec, exit) */
+	for (size_t i = 0; i < r->nprocs;) {
+		bool offered = false;
+		for (size_t k = 0; k < py->ndescs && !offered; k++)
+			offered = py->descs[k].pid == r->procs[i].pp.pid &&
+				  py->descs[k].seq == r->procs[i].seq;
+		if (offered)
+			i++;
+		else
+			reader_drop(r, &r->procs[i]);
+	}
+	for (size_t k = 0; k < py->ndescs; k++) {
+		const struct pydesc *d = &py->descs[k];
+		struct rproc *p = reader_proc(r, d->pid);
+		if ((p && p->seq == d->seq) || reader_blocked(r, d))
+			continue;
+		if (p)
+			reader_drop(r, p);
+		if (GROW(r->procs, r->procs_cap, r->nprocs + 1) < 0)
+			break;
+		p = &r->procs[r->nprocs++];
+		memset(p, 0, sizeof(*p));
+		p->pp.pid = d->pid;
+		p->pp.L = d->L;
+		p->pp.runtime = d->runtime;
+		p->pp.ts_read = d->ts_read;
+		p->pp.found = true;
+		p->seq = d->seq;
+	}
+	r->seen = atomic_load(&py->seq);
+	pthread_mutex_unlock(&py->lock);
+}
+
+void python_read(struct python_reader *r, uint32_t pid, uint32_t tid, struct python_chain *c)
+{
+	struct rproc *p = reader_proc(r, pid);
+
+	if (!p) {
+		c->status = PYTHON_CHAIN_UNREAD;
+		c->nframes = c->nsegs = 0;
+		return;
+	}
+	read_now(&p->pp, tid, c);
+}
+
+void python_reader_forget(struct python_reader *r, uint32_t pid)
+{
+	struct rproc *p = reader_proc(r, pid);
+	uint64_t seq = atomic_load(&r->py->seq);
+	size_t i;
+
+	if (p)
+		reader_drop(r, p);
+	for (i = 0; i < r->nblocked && r->blocked[i].pid != pid; i++)
+		;
+	if (i == r->nblocked) {
+		if (GROW(r->blocked, r->blocked_cap, r->nblocked + 1) < 0)
+			return;
+		r->nblocked++;
+	}
+	r->blocked[i].pid = pid;
+	r->blocked[i].seq = seq;
+}
+
+void python_reader_close(struct python_reader *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nprocs; i++)
+		free(r->procs[i].pp.threads);
+	free(r->procs);
+	free(r->blocked);
+	free(r);
 }
 
 int python_open(struct python **out, const struct maps *maps, char *err, size_t errsz)
@@ -912,6 +1144,8 @@ int python_open(struct python **out, const struct maps *maps, char *err, size_t 
 	if (!py)
 		return errf(err, errsz, -ENOMEM, "out of memory");
 	py->maps = maps;
+	pthread_mutex_init(&py->lock, NULL);
+	atomic_init(&py->seq, 0);
 	*out = py;
 	return 0;
 }
@@ -923,6 +1157,8 @@ void python_forget(struct python *py, uint32_t asid)
 	if (!py || asid >= py->nprocs || !py->procs[asid])
 		return;
 	pp = py->procs[asid];
+	if (pp->published)
+		unpublish(py, pp->pid);
 	codes_release(pp);
 	free(pp->threads);
 	free(pp->checked);
@@ -938,5 +1174,7 @@ void python_close(struct python *py)
 		python_forget(py, (uint32_t)i);
 	free(py->procs);
 	free(py->not_python);
+	free(py->descs);
+	pthread_mutex_destroy(&py->lock);
 	free(py);
 }

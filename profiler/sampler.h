@@ -18,6 +18,7 @@
 
 struct unwind;
 struct python;
+struct python_chain;
 
 enum sampler_callgraph { SAMPLER_CALLGRAPH_DWARF, SAMPLER_CALLGRAPH_FP };
 
@@ -66,6 +67,13 @@ extern const struct sampler_ops sampler_ptrace;
  * ctx->stacks. 0 or -ENOMEM. */
 int sampler_emit(struct sampler_ctx *ctx, uint32_t asid, uint32_t pid, uint32_t tid,
 		 uint32_t flags, const uint64_t *addrs, uint32_t depth);
+
+/* Merges Python frames into the native stack addrs[0..depth) (leaf first) when
+ * enabled: from chain, read while the thread was stopped, or read now (chain NULL).
+ * Writes the result to out (cap entries) and returns its depth. */
+int sampler_merge(struct sampler_ctx *ctx, uint32_t asid, uint32_t pid, uint32_t tid,
+		  const struct python_chain *chain, const uint64_t *addrs, uint32_t depth,
+		  uint64_t *out, size_t cap);
 
 /* Depth limit of a stack, in entries. */
 #define SAMPLER_MAX_DEPTH 4096

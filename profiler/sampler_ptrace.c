@@ -23,8 +23,13 @@
  * Waiting: SIGCHLD (sent to the tracer for every tracee stop and exit) is blocked in
  * the caller's thread from start() to stop() and in the tracer thread, which takes it
  * with sigtimedwait() up to the next tick, then reaps every event with
- * waitpid(-1, __WALL | WNOHANG). No signal handler is installed. If some other thread
- * of scorch has SIGCHLD unblocked and swallows one, events wait for the next tick.
+ * waitpid(-1, __WALL | WNOHANG). No signal handler is installed. The kernel sends
+ * SIGCHLD for a tracee's stop only when the process's SIGCHLD action has neither
+ * SA_NOCLDSTOP nor SIG_IGN, so start() clears those (stop() puts the caller's action
+ * back): with SA_NOCLDSTOP, as cmd_record used to install, the tracer learnt of a
+ * stop only at the next tick, and threads sat stopped for up to a whole period. If
+ * some other thread of scorch has SIGCHLD unblocked and swallows one, events wait for
+ * the next tick.
  *
  * CPU clock: only threads that are runnable at the tick are interrupted; each thread
  * earns credit from its CPU time since the last tick (/proc/PID/task/TID/schedstat,
@@ -96,6 +101,7 @@ struct rec {
 	uint64_t regs[UNWIND_NREGS];
 	size_t stack_len; /* bytes copied into stack */
 	uint8_t *stack;   /* stack_cap bytes (samples only) */
+	struct python_chain *chain; /* its Python frames, read in the stop (Python on) */
 };
 
 /* A traced thread, owned by the tracer thread. */
@@ -151,9 +157,11 @@ struct pstate {
 	/* tracer thread only */
 	pthread_t tracer;
 	bool tracer_running;
+	bool fifo; /* the tracer runs at SCHED_FIFO: it never needs to spin */
 	struct rec *phead, *ptail; /* records not handed over yet (push, notify) */
 	struct rec *tfree;         /* sample records ready for use */
 	size_t nsample_recs;       /* sample records allocated */
+	struct python_reader *reader; /* NULL unless Python frames are merged */
 	uint64_t tlost, lost_published;
 	uint64_t handled;   /* samples taken or given up, to know when a tick is done */
 	struct ptrace_map thr;   /* tid -> struct thr * */
@@ -167,6 +175,7 @@ struct pstate {
 		uint32_t *held_ns;
 		size_t nstop, stop_cap, held_cap;
 		uint64_t ticks, late_ticks, repeats;
+		uint64_t tracer_cpu_ns; /* the tracer thread's CPU time while sampling */
 	} stats;
 
 	/* caller's thread only */
@@ -175,6 +184,8 @@ struct pstate {
 	struct ptrace_map last;  /* tid -> struct last *: its last stack */
 	uint64_t lost_reported;
 	sigset_t old_mask; /* the caller's mask before start() */
+	struct sigaction old_chld; /* the caller's SIGCHLD action before start() */
+	bool chld_changed;         /* start() changed it (stop() restores it) */
 };
 
 static uint64_t now_ns(void)
@@ -253,9 +264,13 @@ static struct rec *sample_rec(struct pstate *st)
 
 	if (r) {
 		st->tfree = r->next;
-	} else if ((st->nsample_recs + 1) * (st->stack_cap + sizeof(*r)) <= MAX_QUEUED_BYTES) {
+	} else if ((st->nsample_recs + 1) * (st->stack_cap + sizeof(*r) +
+					     (st->reader ? sizeof(*r->chain) : 0)) <=
+		   MAX_QUEUED_BYTES) {
 		r = calloc(1, sizeof(*r));
-		if (r && st->stack_cap && !(r->stack = malloc(st->stack_cap))) {
+		if (r && ((st->stack_cap && !(r->stack = malloc(st->stack_cap))) ||
+			  (st->reader && !(r->chain = malloc(sizeof(*r->chain)))))) {
+			free(r->stack);
 			free(r);
 			r = NULL;
 		}
@@ -540,6 +555,10 @@ static struct rec *take_sample(struct pstate *st, struct thr *t)
 	rec->regs[UNWIND_REG_R15] = r.r15;
 	rec->regs[UNWIND_REG_RIP] = r.rip;
 	rec->stack_len = st->stack_cap ? read_stack(t->tid, r.rsp, rec->stack, st->stack_cap) : 0;
+	/* the Python frames of this very instant: read after the resume, they would
+	 * belong to wherever the thread has gone since */
+	if (rec->chain)
+		python_read(st->reader, (uint32_t)t->pid, (uint32_t)t->tid, rec->chain);
 	st->stats.samples++;
 	return rec;
 }
@@ -655,6 +674,8 @@ static void exec_event(struct pstate *st, struct thr *t)
 	t->last_nr = STACK_WAIT_UNKNOWN;
 	t->have_snap = false;
 	t->trap_pending = t->want = t->listening = false;
+	if (st->reader)
+		python_reader_forget(st->reader, (uint32_t)t->pid);
 	push_event(st, REC_EXEC, t->pid, 0, 0);
 }
 
@@ -667,6 +688,8 @@ static void thread_exited(struct pstate *st, struct thr *t, int status)
 	thr_drop(st, t);
 	if (tid != pid)
 		return;
+	if (st->reader)
+		python_reader_forget(st->reader, (uint32_t)pid);
 	push_event(st, REC_EXIT, pid, 0, status);
 	if (ctx->target->launched && pid == ctx->target->child && !st->child_reaped) {
 		st->child_reaped = true;
@@ -805,6 +828,8 @@ static uint64_t tick(struct pstate *st, uint64_t now)
 	uint64_t v;
 
 	st->stats.ticks++;
+	if (st->reader)
+		python_reader_sync(st->reader); /* before any thread is stopped */
 	while (ptrace_map_next(&st->thr, &i, NULL, &v)) {
 		struct thr *t = (struct thr *)(uintptr_t)v;
 		uint64_t cpu = 0, runs = 0;
@@ -870,6 +895,11 @@ static void collect(struct pstate *st, uint64_t sent)
 {
 	uint64_t want = st->handled + sent;
 	uint64_t deadline = now_ns() + COLLECT_SPIN_NS;
+
+	/* at real-time priority the SIGCHLD of each stop wakes the tracer at once, on a
+	 * CPU it takes from the target: spinning would only take more */
+	if (st->fifo)
+		return;
 
 	while (st->handled < want && now_ns() < deadline) {
 		int status;
@@ -1071,7 +1101,9 @@ static void *tracer_main(void *arg)
 	 * a busy machine. The lowest real-time priority where permitted (it sleeps between
 	 * ticks and never spins longer than COLLECT_SPIN_NS), else a higher weight, else
 	 * as it is. */
-	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) != 0)
+	if (pthread_setschedparam(pthread_self(), SCHED_FIFO, &sp) == 0)
+		st->fifo = true;
+	else
 		setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), -10);
 	rc = seize_all(st);
 	pthread_mutex_lock(&st->lock);
@@ -1115,6 +1147,12 @@ static void *tracer_main(void *arg)
 		}
 		notify(st);
 		wait_chld(st->next_tick - now);
+	}
+	{
+		struct timespec ts;
+		if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+			st->stats.tracer_cpu_ns =
+				(uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 	}
 	detach_all(st);
 	notify(st);
@@ -1255,8 +1293,9 @@ static int do_unwind(struct pstate *st, uint32_t asid, const struct rec *r, uint
 	return unwind_stack(st->ctx->unwind, asid, &snap, out, cap, complete);
 }
 
-/* Adds r->count samples of the native stack addrs[0..n) (leaf first, room for one
- * more entry in front) of thread r->tid: off-CPU ones get the system call as leaf. */
+/* Adds r->count samples of the stack addrs[0..n) (leaf first, Python frames merged
+ * already, room for one more entry in front) of thread r->tid: off-CPU ones get the
+ * system call as leaf. */
 static void emit(struct pstate *st, uint32_t asid, const struct rec *r, uint64_t *addrs, size_t n,
 		 bool complete)
 {
@@ -1281,10 +1320,8 @@ static void emit(struct pstate *st, uint32_t asid, const struct rec *r, uint64_t
 		if (stacks_thread(ctx->stacks, asid, (uint32_t)r->pid, (uint32_t)r->tid, comm) == 0)
 			ptrace_map_put(&st->seen, seen_key, 1);
 	}
-	for (uint32_t i = 0; i < r->count; i++)
-		if (sampler_emit(ctx, asid, (uint32_t)r->pid, (uint32_t)r->tid, flags, out,
-				 (uint32_t)n) < 0)
-			ctx->stacks->lost++;
+	if (stacks_add(ctx->stacks, asid, (uint32_t)r->tid, flags, out, (uint32_t)n, r->count) < 0)
+		ctx->stacks->lost += r->count;
 }
 
 /* The last stack of a thread, for REC_REPEAT. */
@@ -1292,7 +1329,7 @@ struct last {
 	uint32_t asid;
 	bool complete;
 	size_t n, cap;
-	uint64_t *addrs; /* native stack, leaf first */
+	uint64_t *addrs; /* its stack, leaf first, Python frames merged */
 };
 
 static void remember(struct pstate *st, pid_t tid, uint32_t asid, const uint64_t *addrs, size_t n,
@@ -1337,6 +1374,24 @@ static void process_repeat(struct pstate *st, const struct rec *r)
 	emit(st, l->asid, r, out, l->n, l->complete);
 }
 
+/* Merges the Python frames of r (read in its stop) into the native stack
+ * native[0..n), remembers the result for repeats and adds it. */
+static void merge_and_emit(struct pstate *st, uint32_t asid, const struct rec *r,
+			   const uint64_t *native, size_t n, bool complete)
+{
+	struct sampler_ctx *ctx = st->ctx;
+	uint64_t merged[SAMPLER_MAX_DEPTH];
+	uint64_t mismatch = ctx->stacks->py_mismatch;
+	int m;
+
+	m = sampler_merge(ctx, asid, (uint32_t)r->pid, (uint32_t)r->tid, r->chain, native,
+			  (uint32_t)n, merged + 1, SAMPLER_MAX_DEPTH - 1);
+	if (ctx->stacks->py_mismatch != mismatch)
+		ctx->stacks->py_mismatch += r->count - 1; /* counted once, stands for count */
+	remember(st, r->tid, asid, merged + 1, (size_t)m, complete);
+	emit(st, asid, r, merged, (size_t)m, complete);
+}
+
 static void process_sample(struct pstate *st, const struct rec *r)
 {
 	struct sampler_ctx *ctx = st->ctx;
@@ -1355,8 +1410,7 @@ static void process_sample(struct pstate *st, const struct rec *r)
 		/* the process is gone before its mappings could be read (a short-lived
 		 * exec): nothing to unwind with; keep the pc */
 		out[1] = stack_make(STACK_TAG_EXACT, r->regs[UNWIND_REG_RIP]);
-		remember(st, r->tid, p->asid, out + 1, 1, false);
-		emit(st, p->asid, r, out, 1, false);
+		merge_and_emit(st, p->asid, r, out + 1, 1, false);
 		return;
 	}
 	n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
@@ -1367,8 +1421,7 @@ static void process_sample(struct pstate *st, const struct rec *r)
 		ctx->stacks->failed += r->count;
 		return;
 	}
-	remember(st, r->tid, p->asid, out + 1, (size_t)n, complete);
-	emit(st, p->asid, r, out, (size_t)n, complete);
+	merge_and_emit(st, p->asid, r, out + 1, (size_t)n, complete);
 }
 
 static void process(struct pstate *st, struct rec *r)
@@ -1463,21 +1516,25 @@ static void free_state(struct pstate *st)
 	for (r = st->head; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	for (r = st->free_samples; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	for (r = st->tfree; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	for (r = st->phead; r; r = next) {
 		next = r->next;
 		free(r->stack);
+		free(r->chain);
 		free(r);
 	}
 	while (ptrace_map_next(&st->procs, &i, NULL, &v))
@@ -1491,6 +1548,7 @@ static void free_state(struct pstate *st)
 	ptrace_map_release(&st->last);
 	ptrace_map_release(&st->seen);
 	ptrace_map_release(&st->thr);
+	python_reader_close(st->reader);
 	free(st->roots);
 	free(st->stats.stop_ns);
 	free(st->stats.held_ns);
@@ -1533,11 +1591,21 @@ static void write_stats(struct pstate *st)
 		"samples %" PRIu64 " stops %" PRIu64 " held_us_mean %.1f held_us_median %.1f "
 		"held_us_p99 %.1f interrupt_to_resume_us_mean %.1f interrupt_to_resume_us_median %.1f "
 		"interrupt_to_resume_us_p99 %.1f interrupt_to_resume_us_max %.1f ticks %" PRIu64
-		" late_ticks %" PRIu64 " repeats %" PRIu64 "\n",
+		" late_ticks %" PRIu64 " repeats %" PRIu64 " tracer_cpu_ms %.1f\n",
 		s->samples, s->stops, s->stops ? (double)s->held_ns_sum / (double)s->stops / 1e3 : 0,
 		hmed, hp99, s->stops ? (double)s->stop_ns_sum / (double)s->stops / 1e3 : 0, med, p99,
-		(double)s->stop_ns_max / 1e3, s->ticks, s->late_ticks, s->repeats);
+		(double)s->stop_ns_max / 1e3, s->ticks, s->late_ticks, s->repeats,
+		(double)s->tracer_cpu_ns / 1e6);
 	fclose(f);
+}
+
+/* The caller's SIGCHLD action and mask, as they were before start(). */
+static void restore_signals(struct pstate *st)
+{
+	if (st->chld_changed)
+		sigaction(SIGCHLD, &st->old_chld, NULL);
+	st->chld_changed = false;
+	pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
 }
 
 static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
@@ -1571,18 +1639,32 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 		free_state(st);
 		return rc;
 	}
+	if (ctx->python && python_reader_open(&st->reader, ctx->python) < 0) {
+		free_state(st);
+		return errf(err, errsz, -ENOMEM, "out of memory");
+	}
 
 	/* SIGCHLD stays pending for the tracer's sigtimedwait (see the top of the file);
 	 * the tracer blocks every signal so that scorch's own handlers run here */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	pthread_sigmask(SIG_BLOCK, &chld, &st->old_mask);
+	if (sigaction(SIGCHLD, NULL, &st->old_chld) == 0 &&
+	    ((st->old_chld.sa_flags & SA_NOCLDSTOP) || st->old_chld.sa_handler == SIG_IGN)) {
+		struct sigaction sa = st->old_chld;
+		sa.sa_flags &= ~SA_NOCLDSTOP;
+		if (sa.sa_handler == SIG_IGN) {
+			sa.sa_handler = SIG_DFL; /* SIG_IGN would also reap the target for us */
+			sa.sa_flags &= ~SA_NOCLDWAIT;
+		}
+		st->chld_changed = sigaction(SIGCHLD, &sa, NULL) == 0;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &prev);
 	rc = pthread_create(&st->tracer, NULL, tracer_main, st);
 	pthread_sigmask(SIG_SETMASK, &prev, NULL);
 	if (rc) {
-		pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
+		restore_signals(st);
 		rc = errf(err, errsz, -rc, "cannot start the tracer thread: %s", strerror(rc));
 		free_state(st);
 		return rc;
@@ -1595,7 +1677,7 @@ static int start(void **state, struct sampler_ctx *ctx, char *err, size_t errsz)
 	pthread_mutex_unlock(&st->lock);
 	if (rc < 0) {
 		pthread_join(st->tracer, NULL);
-		pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
+		restore_signals(st);
 		errf(err, errsz, rc, "%s", st->start_err);
 		free_state(st);
 		return rc;
@@ -1634,7 +1716,7 @@ static void stop(void *state)
 	}
 	process_queue(st);
 	write_stats(st);
-	pthread_sigmask(SIG_SETMASK, &st->old_mask, NULL);
+	restore_signals(st);
 	free_state(st);
 }
 

@@ -370,6 +370,43 @@ static void test_wall_off_cpu(void **unused)
 	rec_release(&r);
 }
 
+static void on_chld(int sig)
+{
+	(void)sig;
+}
+
+/* The kernel reports a tracee's stops with SIGCHLD only when the process's action
+ * has no SA_NOCLDSTOP; the tracer sleeps until that signal, so a caller's
+ * SA_NOCLDSTOP (cmd_record installs one) would leave every stop unanswered until the
+ * next tick. start() lifts it for the recording; stop() gives the caller's back. */
+static void test_sigchld_reports_stops(void **unused)
+{
+	char *argv[] = {self, (char *)"burn", (char *)"0.3", (char *)"1", NULL};
+	struct sigaction sa, now;
+	struct rec r;
+
+	(void)unused;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_chld;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGCHLD, &sa, NULL), 0);
+	rec_init(&r, false, 199);
+	launch(&r, argv);
+	assert_int_equal(sigaction(SIGCHLD, NULL, &now), 0);
+	assert_true(now.sa_handler == on_chld);
+	assert_false(now.sa_flags & SA_NOCLDSTOP);
+	assert_int_equal(pump(&r, 60), 0);
+	sampler_ptrace.stop(r.state);
+	assert_int_equal(sigaction(SIGCHLD, NULL, &now), 0);
+	assert_true(now.sa_handler == on_chld);
+	assert_true(now.sa_flags & SA_NOCLDSTOP);
+	assert_int_equal(WEXITSTATUS(r.t.child_status), 7);
+	assert_true(r.stacks.samples > 30);
+	signal(SIGCHLD, SIG_DFL);
+	rec_release(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -379,6 +416,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_group_stop_kept),
 		cmocka_unit_test(test_stop_while_group_stopped),
 		cmocka_unit_test(test_wall_off_cpu),
+		cmocka_unit_test(test_sigchld_reports_stops),
 	};
 	ssize_t n;
 
