@@ -357,7 +357,8 @@ static void populate(struct profile *p, size_t n)
 		{p->tails, p->tails_cap, sizeof(*p->tails)},
 	};
 
-	for (size_t i = 0; i < sizeof(arrays) / sizeof(arrays[0]); i++) {
+	/* a deferred load writes no tails */
+	for (size_t i = 0; i < (p->deferred ? 1 : sizeof(arrays) / sizeof(arrays[0])); i++) {
 		size_t end = n + POPULATE_NODES < arrays[i].cap ? n + POPULATE_NODES : arrays[i].cap;
 		uintptr_t a = ((uintptr_t)arrays[i].base + n * arrays[i].elsz + 4095) & ~(uintptr_t)4095;
 		uintptr_t b = ((uintptr_t)arrays[i].base + end * arrays[i].elsz) & ~(uintptr_t)4095;
@@ -387,21 +388,51 @@ static int child_index_put(struct profile *p, uint32_t n)
 	return 0;
 }
 
+/* tails[] after a deferred load, which keeps no tails: the last child of each node
+ * is its child of highest index. 0 or -ENOMEM. */
+static int tails_rebuild(struct profile *p)
+{
+	if (GROW(p->tails, p->tails_cap, p->nnodes) < 0)
+		return -ENOMEM;
+	for (size_t n = 0; n < p->nnodes; n++)
+		p->tails[n] = PROFILE_NONE;
+	for (size_t n = 1; n < p->nnodes; n++)
+		p->tails[p->nodes[n].parent] = (uint32_t)n;
+	p->tails_stale = false;
+	return 0;
+}
+
 /* The child of parent named frame, created if needed; PROFILE_NONE on ENOMEM.
  * An only child is found through its parent and is not in the index: most nodes
  * of a profile are (the tails of distinct stacks), and a new node's children are
  * then found or made without touching the index. The index keeps a tag beside
- * each node id, so a probe reads a node only when the tags agree. */
+ * each node id, so a probe reads a node only when the tags agree. The last child
+ * made is tried first. During a deferred load the children are kept newest first
+ * (no tails[] to write) and put in order by profile_settle_totals(). */
 static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 {
-	uint32_t n, tail, first;
+	uint32_t n, last;
+	bool several = false; /* parent has two children or more, all in the index */
 	size_t i, mask;
 
-	first = p->nodes[parent].child;
-	tail = p->tails[parent];
-	if (tail != PROFILE_NONE && p->nodes[tail].frame == frame)
-		return tail;
-	if (!p->flamechart && first != tail) {
+	if (p->deferred) {
+		last = p->nodes[parent].child;
+		if (last == PROFILE_NONE)
+			goto make;
+		if (p->nodes[last].frame == frame)
+			return last;
+		several = p->nodes[last].next != PROFILE_NONE;
+	} else {
+		if (p->tails_stale && tails_rebuild(p) < 0)
+			return PROFILE_NONE;
+		last = p->tails[parent];
+		if (last == PROFILE_NONE)
+			goto make;
+		if (p->nodes[last].frame == frame)
+			return last;
+		several = p->nodes[parent].child != last;
+	}
+	if (!p->flamechart && several) {
 		uint32_t tag = child_tag(parent, frame);
 		mask = p->child_index_cap - 1;
 		for (i = tag & mask; p->child_index[i]; i = (i + 1) & mask) {
@@ -413,6 +444,7 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 				return n;
 		}
 	}
+make:
 	if (p->nnodes >= p->nodes_cap || p->nnodes >= p->tails_cap) {
 		if (p->nnodes >= PROFILE_NONE - 1 || nodes_grow(p, p->nnodes + 1) < 0)
 			return PROFILE_NONE;
@@ -426,18 +458,23 @@ static uint32_t child_get(struct profile *p, uint32_t parent, uint32_t frame)
 	if ((n & (POPULATE_NODES - 1)) == 0)
 		populate(p, n);
 	p->nodes[n] = (struct profile_node){frame, parent, PROFILE_NONE, PROFILE_NONE, 0, 0};
-	p->tails[n] = PROFILE_NONE;
-	if (!p->flamechart && tail != PROFILE_NONE) {
+	if (!p->flamechart && last != PROFILE_NONE) {
 		/* a second child: the first one joins the index too */
-		if ((first == tail && child_index_put(p, first) < 0) || child_index_put(p, n) < 0)
+		if ((!several && child_index_put(p, last) < 0) || child_index_put(p, n) < 0)
 			return PROFILE_NONE;
 	}
 	p->nnodes++;
-	if (tail == PROFILE_NONE)
+	if (p->deferred) {
+		p->nodes[n].next = last;
 		p->nodes[parent].child = n;
-	else
-		p->nodes[tail].next = n;
-	p->tails[parent] = n;
+	} else {
+		p->tails[n] = PROFILE_NONE;
+		if (last == PROFILE_NONE)
+			p->nodes[parent].child = n;
+		else
+			p->nodes[last].next = n;
+		p->tails[parent] = n;
+	}
 	return n;
 }
 
@@ -520,23 +557,31 @@ bool profile_defer_totals(struct profile *p)
 }
 
 /* Children come after their parent in nodes[], so one sweep from the last node up
- * adds every finished subtree into its parent. */
+ * adds every finished subtree into its parent. The same sweep puts the children
+ * back in the order they were made: lists were kept newest first, and prepending
+ * each node to its parent's list from the last node up gives them oldest first.
+ * A parent's newest child (the head of its old list) is the first of its children
+ * the sweep meets, which is how the sweep tells the old list from the new. */
 void profile_settle_totals(struct profile *p)
 {
 	struct profile_node *v = p->nodes;
 
 	if (!p->deferred)
 		return;
-	if (p->base) {
-		for (size_t n = p->nnodes - 1; n > 0; n--) {
-			v[v[n].parent].total += v[n].total;
+	for (size_t n = p->nnodes - 1; n > 0; n--) {
+		struct profile_node *par = &v[v[n].parent];
+		par->total += v[n].total;
+		if (p->base)
 			p->base[v[n].parent] += p->base[n];
+		if (par->child == n) {
+			v[n].next = PROFILE_NONE;
+		} else {
+			v[n].next = par->child;
+			par->child = (uint32_t)n;
 		}
-	} else {
-		for (size_t n = p->nnodes - 1; n > 0; n--)
-			v[v[n].parent].total += v[n].total;
 	}
 	p->deferred = false;
+	p->tails_stale = true;
 }
 
 static int base_init(struct profile *p)

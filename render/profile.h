@@ -144,6 +144,7 @@ struct profile {
 	size_t tails_cap;
 	size_t base_cap;
 	bool deferred;	       /* profile_defer_totals() is in effect */
+	bool tails_stale;      /* tails[] to be rebuilt before the next add */
 	uint64_t deferred_sum; /* counts added so far (the root's total to be) */
 	uint64_t deferred_base; /* BEFORE counts added so far */
 };
@@ -197,7 +198,8 @@ int profile_reserve(struct profile *p, size_t nodes);
  * that follow keep self counts only (and still refuse a count that would take the
  * grand total past 2^64-1); profile_settle_totals() then computes every total (and
  * base[]) in one pass over the nodes, as the adds would have, and ends the deferral.
- * In between, nodes[].total and base[] are not to be read. Returns true when the deferral is in effect (false on a
+ * In between, nodes[].total, base[] and the order of children are not to be read
+ * (children are kept newest first until then). Returns true when the deferral is in effect (false on a
  * profile that already holds stacks, which then adds as usual). */
 bool profile_defer_totals(struct profile *p);
 void profile_settle_totals(struct profile *p);
