@@ -105,7 +105,8 @@ static void usage(FILE *f)
 		"      --stack-size BYTES   user stack copied per sample in dwarf mode\n"
 		"                           (default 16384, at most 65528)\n"
 		"      --kernel             kernel frames too (_[k]), when permitted\n"
-		"      --mode MODE          auto (default: perf_event, else ptrace), perf, ptrace\n"
+		"      --mode MODE          auto (default: perf_event, else ptrace; ptrace for\n"
+		"                           CPython), perf, ptrace\n"
 		"      --clock CLOCK        cpu (default: on-CPU time) or wall (also waiting;\n"
 		"                           uses the ptrace sampler)\n"
 		"      --python             Python frames merged into native stacks (default)\n"
@@ -513,6 +514,21 @@ static int seccomp_mode(void)
 	return mode;
 }
 
+/* Whether the target runs CPython: the attached processes' mappings, or the command
+ * a launched target is about to execute. */
+static bool python_target(const struct record_opts *o, const struct target *t,
+			  const struct maps *maps, struct python *py)
+{
+	if (t->launched)
+		return o->argv && o->argv[0] && python_command(o->argv[0]);
+	for (size_t i = 0; i < t->npids; i++) {
+		int64_t asid = maps_space_of(maps, (uint32_t)t->pids[i]);
+		if (asid >= 0 && python_in_space(py, (uint32_t)asid, (uint32_t)t->pids[i]))
+			return true;
+	}
+	return false;
+}
+
 /* A one-line reason perf_event is not usable, for the notice of auto mode: the
  * setting that refused it when the setting is what refuses, otherwise the filter. */
 static const char *permission_hint(char *buf, size_t len)
@@ -552,6 +568,7 @@ int cmd_record(int argc, char **argv)
 	struct python *python = NULL;
 	struct sampler_ctx ctx;
 	const struct sampler_ops *ops = &sampler_perf;
+	bool python_auto = false;
 	struct profile *prof = NULL;
 	struct resolve_opts ropts;
 	struct resolve_stats rstats;
@@ -659,6 +676,17 @@ int cmd_record(int argc, char **argv)
 	ctx.python = python;
 
 	ops = o.mode == MODE_PTRACE ? &sampler_ptrace : &sampler_perf;
+	/* perf mode can read Python frames only after the sample, when the thread has
+	 * run on (docs/python.md): for a CPython target auto takes ptrace, which reads
+	 * them in the same stop as the native stack */
+	if (o.mode == MODE_AUTO && python && !o.s.kernel && !o.s.wall && python_target(&o, &t, &maps, python)) {
+		if (!o.quiet)
+			fprintf(stderr, "scorch: CPython target: using ptrace sampling, which reads "
+					"Python frames in the same stop as the native stack (--mode "
+					"perf to override)\n");
+		ops = &sampler_ptrace;
+		python_auto = true;
+	}
 	if (o.s.wall && o.mode != MODE_PTRACE) {
 		if (!o.quiet)
 			fprintf(stderr, "scorch: --clock wall uses the ptrace sampler (the perf "
@@ -666,6 +694,14 @@ int cmd_record(int argc, char **argv)
 		ops = &sampler_ptrace;
 	}
 	rc = ops->start(&state, &ctx, err, sizeof(err));
+	if (rc < 0 && python_auto && (rc == -EACCES || rc == -EPERM)) {
+		if (!o.quiet)
+			fprintf(stderr, "scorch: ptrace is not permitted (%s): using perf_event "
+					"sampling\n", err);
+		ops = &sampler_perf;
+		state = NULL;
+		rc = ops->start(&state, &ctx, err, sizeof(err));
+	}
 	if (rc < 0 && ops == &sampler_perf && o.mode == MODE_AUTO && !o.s.kernel &&
 	    (rc == -EACCES || rc == -EPERM || rc == -ENOSYS || rc == -ENOTSUP)) {
 		if (!o.quiet)

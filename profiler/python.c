@@ -28,6 +28,7 @@
 #include "profiler/python_layout.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <limits.h>
@@ -1132,6 +1133,105 @@ void python_reader_close(struct python_reader *r)
 	free(r->procs);
 	free(r->blocked);
 	free(r);
+}
+
+/* ---- before recording: is the target CPython? ---- */
+
+bool python_in_space(struct python *py, uint32_t asid, uint32_t pid)
+{
+	struct pyproc *pp = proc_get(py, asid, pid);
+
+	if (!pp)
+		return false;
+	pp->pid = pid;
+	detect(py, pp, asid);
+	return pp->found;
+}
+
+/* Whether the ELF file at path defines _PyRuntime or needs a libpython3. */
+static bool elf_is_python(const char *path)
+{
+	struct probe p = {0};
+	bool yes = false;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && elf_kind(elf) == ELF_K_ELF) {
+		probe_symbols(elf, &p);
+		yes = p.runtime_found;
+		while (!yes && (scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			Elf_Data *data;
+			if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize ||
+			    !(data = elf_getdata(scn, NULL)))
+				continue;
+			for (size_t i = 0; i < sh.sh_size / sh.sh_entsize && !yes; i++) {
+				GElf_Dyn dyn;
+				const char *name;
+				if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag != DT_NEEDED)
+					continue;
+				name = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+				yes = name && !strncmp(name, "libpython3", 10);
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return yes;
+}
+
+/* argv0 as execvp finds it, into out; false when it is not found. */
+static bool find_in_path(const char *argv0, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+
+	if (strchr(argv0, '/')) {
+		snprintf(out, len, "%s", argv0);
+		return access(out, X_OK) == 0;
+	}
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		if (n && (size_t)snprintf(out, len, "%.*s/%s", (int)n, path, argv0) < len &&
+		    access(out, X_OK) == 0)
+			return true;
+		path += n + (path[n] == ':');
+	}
+	return false;
+}
+
+bool python_command(const char *argv0)
+{
+	char path[PATH_MAX], line[512] = "";
+	char *interp, *arg;
+	FILE *f;
+
+	if (elf_version(EV_CURRENT) == EV_NONE || !find_in_path(argv0, path, sizeof(path)))
+		return false;
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(line, sizeof(line), f) || strncmp(line, "#!", 2)) {
+		fclose(f);
+		return elf_is_python(path);
+	}
+	fclose(f);
+	/* "#!INTERP [ARG]": INTERP, or ARG when INTERP is env */
+	interp = line + 2 + strspn(line + 2, " \t");
+	interp[strcspn(interp, " \t\r\n")] = 0;
+	arg = interp + strlen(interp) + 1;
+	if (arg < line + sizeof(line) && !strcmp(strrchr(interp, '/') ? strrchr(interp, '/') + 1 : interp, "env")) {
+		arg += strspn(arg, " \t");
+		arg[strcspn(arg, " \t\r\n")] = 0;
+		return *arg && *arg != '-' && find_in_path(arg, path, sizeof(path)) &&
+		       elf_is_python(path);
+	}
+	return *interp && elf_is_python(interp);
 }
 
 int python_open(struct python **out, const struct maps *maps, char *err, size_t errsz)

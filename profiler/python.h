@@ -71,6 +71,14 @@ void python_read(struct python_reader *r, uint32_t pid, uint32_t tid, struct pyt
 void python_reader_forget(struct python_reader *r, uint32_t pid);
 void python_reader_close(struct python_reader *r); /* NULL is fine */
 
+/* Whether address space asid (process pid, its mappings read) runs a CPython this
+ * reader supports. */
+bool python_in_space(struct python *py, uint32_t asid, uint32_t pid);
+/* Whether running argv0 (looked up in PATH as execvp does, through one "#!" line and
+ * /usr/bin/env) starts a CPython: an ELF file that defines _PyRuntime or needs a
+ * libpython3 library. A guess made before the command runs; never fails loudly. */
+bool python_command(const char *argv0);
+
 /* Forgets what is known of asid (exec). */
 void python_forget(struct python *py, uint32_t asid);
 void python_close(struct python *py); /* NULL is fine */

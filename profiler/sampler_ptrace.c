@@ -76,6 +76,12 @@
 #define NSEC_PER_SEC UINT64_C(1000000000)
 #define MAX_CREDIT_PERIODS 100 /* CPU time a thread may bank while never caught running */
 #define MAPS_REREAD_NS (20 * NSEC_PER_MS)
+/* Re-reads of a process's mappings that an incomplete unwind may cause, from its
+ * start or exec: the dynamic loader maps libraries after the exec that read them
+ * first, and a stack through a library not read yet can end in an address that
+ * happens to be mapped (so the re-read on an unmapped end is not enough). Bounded,
+ * since each re-read adds the mappings again. */
+#define INCOMPLETE_REREADS 4
 #define MAX_STOP_RECORDS (1u << 20)
 #define COLLECT_SPIN_NS (300 * UINT64_C(1000))
 
@@ -132,6 +138,7 @@ struct thr {
 struct cproc {
 	uint32_t asid;
 	uint64_t maps_read_ns; /* when its mappings were last read */
+	uint32_t rereads_left; /* re-reads an incomplete unwind may still ask for */
 };
 
 struct pstate {
@@ -1229,6 +1236,7 @@ static struct cproc *cproc_new(struct pstate *st, pid_t pid, int64_t parent_asid
 	}
 	p->asid = (uint32_t)asid;
 	p->maps_read_ns = now_ns();
+	p->rereads_left = INCOMPLETE_REREADS;
 	if (parent_asid < 0)
 		maps_read_proc(ctx->maps, p->asid, (uint32_t)pid, NULL, 0);
 	if (!old && ptrace_map_put(&st->procs, (uint64_t)pid, (uint64_t)(uintptr_t)p) < 0) {
@@ -1414,9 +1422,13 @@ static void process_sample(struct pstate *st, const struct rec *r)
 		return;
 	}
 	n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
-	if (n > 0 && !complete && !maps_lookup(ctx->maps, p->asid, stack_value(out[n])) &&
-	    reread_maps(st, p, r->pid))
+	if (n > 0 && !complete &&
+	    (!maps_lookup(ctx->maps, p->asid, stack_value(out[n])) || p->rereads_left) &&
+	    reread_maps(st, p, r->pid)) {
+		if (p->rereads_left)
+			p->rereads_left--;
 		n = do_unwind(st, p->asid, r, out + 1, SAMPLER_MAX_DEPTH - 1, &complete);
+	}
 	if (n <= 0) {
 		ctx->stacks->failed += r->count;
 		return;

@@ -16,11 +16,12 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXTURES, read_folded, run, scorch, share
+from conftest import FIXTURES, perf_event_allowed, read_folded, run, scorch, share
 
 PYDIR = FIXTURES / "python"
 FREQ = "999"
@@ -147,18 +148,73 @@ def test_python_part_read_at_the_native_instant(py, tmp_path_factory):
     pure_python). None may appear; those whose Python part could not be told keep
     their native frames and are counted."""
     stacks, err = record(tmp_path_factory, py[0], "alternate.py", 2, *PTRACE)
-    in_deflate = {fr: c for fr, c in stacks.items() if "deflate" in fr}
-    total = sum(in_deflate.values())
+    innermost = innermost_above_deflate(stacks)
+    total = sum(innermost.values())
     assert total >= 100, (total, sum(stacks.values()))
-    innermost = collections.Counter()
-    for frames, c in in_deflate.items():
-        names = [p[0] for p in map(pyframe, frames[:frames.index("deflate")]) if p]
-        innermost[names[-1] if names else None] += c
     wrong = {name: c for name, c in innermost.items() if name not in ("compress_small", None)}
     assert not wrong, (wrong, innermost)
     assert innermost[None] <= 0.02 * total, (innermost, err)
     m = re.search(r"(\d+) samples \(([\d.]+)%\) kept native frames only", err)
     assert not m or float(m[2]) <= 1.0, err
+
+
+def innermost_above_deflate(stacks):
+    """How many samples in deflate have each innermost Python frame (None: none)."""
+    out = collections.Counter()
+    for frames, c in stacks.items():
+        if "deflate" in frames:
+            names = [p[0] for p in map(pyframe, frames[:frames.index("deflate")]) if p]
+            out[names[-1] if names else None] += c
+    return out
+
+
+def test_auto_mode_takes_ptrace_for_cpython(tmp_path):
+    """The default mode picks ptrace for a CPython command, so that Python frames are
+    read with the native stack; here a script run through its "#!/usr/bin/env" line,
+    which also checks that the libraries the dynamic loader maps after the exec are
+    found (ptrace mode unwound none of such a script's stacks now and then)."""
+    interp = "/usr/bin/python3.11"
+    if not os.access(interp, os.X_OK):
+        pytest.skip(f"{interp} is not installed")
+    script = tmp_path / "alternate"
+    script.write_text("#!/usr/bin/env python3.11\n" + (PYDIR / "alternate.py").read_text())
+    script.chmod(0o755)
+    env = dict(os.environ, PATH="/usr/bin:/bin")
+    out = tmp_path / "out.folded"
+    r = scorch("record", "-F", FREQ, "-o", out, "--", script, "1.5", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "CPython target: using ptrace sampling" in r.stderr, r.stderr
+    assert "(ptrace mode" in r.stderr, r.stderr
+    unwound = float(re.search(r"([\d.]+)% of stacks unwound", r.stderr)[1])
+    assert unwound >= 95, r.stderr
+    inner = innermost_above_deflate(read_folded(out))
+    assert sum(inner.values()) >= 50, inner
+    assert set(inner) <= {"compress_small", None}, inner
+    # asked for, perf mode stays; a program without CPython keeps the default perf mode
+    if perf_event_allowed():
+        r = scorch("record", "--mode", "perf", "-o", out, "--", script, "0.2", env=env)
+        assert r.returncode == 0 and "(perf mode" in r.stderr, r.stderr
+        assert "CPython target" not in r.stderr, r.stderr
+        r = scorch("record", "-o", out, "--", "/usr/bin/sha256sum", interp, env=env)
+        assert r.returncode == 0 and "(perf mode" in r.stderr, r.stderr
+
+
+def test_auto_mode_attached_to_cpython(tmp_path):
+    interp = "/usr/bin/python3.11"
+    if not os.access(interp, os.X_OK):
+        pytest.skip(f"{interp} is not installed")
+    proc = subprocess.Popen([interp, PYDIR / "alternate.py", "3"])
+    try:
+        time.sleep(0.3)  # past the interpreter's start-up
+        out = tmp_path / "out.folded"
+        r = scorch("record", "-F", FREQ, "-d", "1", "-o", out, "-p", str(proc.pid))
+        assert r.returncode == 0, r.stderr
+        assert "CPython target: using ptrace sampling" in r.stderr, r.stderr
+        inner = innermost_above_deflate(read_folded(out))
+        assert set(inner) <= {"compress_small", None}, inner
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def test_threads_each_with_own_share(py, tmp_path_factory):
