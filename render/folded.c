@@ -289,6 +289,10 @@ static int add_stack(struct reader *r, const char *s, size_t len, uint64_t befor
 				    "out of memory reading folded stacks");
 		if (n && r->ids[n - 1] < r->next_cap)
 			r->next[r->ids[n - 1]] = id;
+		/* the first new frame is looked up among its parent's children once
+		 * the line is split: fetch its index slot while the rest is */
+		if (n == keep && keep && !r->o->reverse)
+			profile_prefetch_child(p, r->nodes[keep - 1], id);
 		r->ids[n] = id;
 		r->ends[n] = end;
 		n++;

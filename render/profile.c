@@ -337,6 +337,9 @@ int profile_reserve(struct profile *p, size_t nodes)
 		;
 	if (cap > p->name_index_cap && name_index_grow(p, cap) < 0)
 		return -ENOMEM;
+	if (GROW(p->names, p->names_cap, idx / 2) < 0 ||
+	    grow_array((void **)&p->strs, &p->strs_cap, idx / 2 * 32, 1) < 0)
+		return -ENOMEM;
 	return 0;
 }
 
@@ -386,6 +389,13 @@ static int child_index_put(struct profile *p, uint32_t n)
 	p->child_index[i] = (uint64_t)tag << 32 | n;
 	p->child_index_n++;
 	return 0;
+}
+
+void profile_prefetch_child(const struct profile *p, uint32_t parent, uint32_t frame)
+{
+	if (p->child_index_cap)
+		__builtin_prefetch(&p->child_index[child_tag(parent, frame) &
+						   (p->child_index_cap - 1)]);
 }
 
 /* tails[] after a deferred load, which keeps no tails: the last child of each node

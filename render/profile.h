@@ -189,6 +189,10 @@ int64_t profile_add_path(struct profile *p, uint32_t at, uint32_t at_depth,
 			 const uint32_t *frames, size_t n, uint64_t count, uint64_t before,
 			 bool diff, uint32_t *nodes);
 
+/* A hint that the child of parent named frame is looked up soon: its slot in the
+ * child index is fetched into the cache meanwhile. */
+void profile_prefetch_child(const struct profile *p, uint32_t parent, uint32_t frame);
+
 /* Makes room for about nodes trie nodes at once (a hint: the trie still grows past
  * it), so that a reader that can guess the size skips the steps of growing.
  * 0 or -ENOMEM. */
