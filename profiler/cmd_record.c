@@ -867,6 +867,10 @@ int cmd_record(int argc, char **argv)
 				stacks.samples ? 100.0 * (double)stacks.py_mismatch /
 							 (double)stacks.samples
 					       : 0.0);
+		if (stacks.npyframes && ops == &sampler_perf)
+			fprintf(stderr, "scorch: perf mode reads Python frames after each sample: "
+					"a short-lived Python frame may be paired with another "
+					"instant's native stack (--mode ptrace reads both in one stop)\n");
 		if (rstats.kernel_hidden)
 			fprintf(stderr, "scorch: kernel frames are shown as one [kernel] frame: "
 					"/proc/kallsyms hides addresses (kernel.kptr_restrict, see "

@@ -185,6 +185,7 @@ def test_auto_mode_takes_ptrace_for_cpython(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "CPython target: using ptrace sampling" in r.stderr, r.stderr
     assert "(ptrace mode" in r.stderr, r.stderr
+    assert "reads Python frames after" not in r.stderr, r.stderr
     unwound = float(re.search(r"([\d.]+)% of stacks unwound", r.stderr)[1])
     assert unwound >= 95, r.stderr
     inner = innermost_above_deflate(read_folded(out))
@@ -195,6 +196,8 @@ def test_auto_mode_takes_ptrace_for_cpython(tmp_path):
         r = scorch("record", "--mode", "perf", "-o", out, "--", script, "0.2", env=env)
         assert r.returncode == 0 and "(perf mode" in r.stderr, r.stderr
         assert "CPython target" not in r.stderr, r.stderr
+        # ... and says that its Python frames come from a later instant
+        assert "perf mode reads Python frames after each sample" in r.stderr, r.stderr
         r = scorch("record", "-o", out, "--", "/usr/bin/sha256sum", interp, env=env)
         assert r.returncode == 0 and "(perf mode" in r.stderr, r.stderr
 
