@@ -141,13 +141,83 @@ static void test_diff(void **state)
 	profile_free(p);
 }
 
+/* Whether the tries of a and b are the same, node by node in child order. */
+static void assert_same_trie(const struct profile *a, const struct profile *b, uint32_t na,
+			     uint32_t nb, bool diff)
+{
+	uint32_t ca, cb;
+
+	assert_int_equal(a->nodes[na].frame, b->nodes[nb].frame);
+	assert_int_equal(a->nodes[na].self, b->nodes[nb].self);
+	assert_int_equal(a->nodes[na].total, b->nodes[nb].total);
+	if (diff)
+		assert_int_equal(a->base[na], b->base[nb]);
+	for (ca = a->nodes[na].child, cb = b->nodes[nb].child;
+	     ca != PROFILE_NONE && cb != PROFILE_NONE;
+	     ca = a->nodes[ca].next, cb = b->nodes[cb].next)
+		assert_same_trie(a, b, ca, cb, diff);
+	assert_int_equal(ca, PROFILE_NONE);
+	assert_int_equal(cb, PROFILE_NONE);
+}
+
+/* Bulk loading (profile_defer_totals ... profile_settle_totals, what folded_read
+ * does) gives the trie plain adds give: counts, totals, base[] and the order of
+ * children; the profile then takes more stacks as usual. */
+static void test_deferred_totals(void **state)
+{
+	for (int diff = 0; diff <= 1; diff++) {
+		struct profile *plain = profile_new(), *bulk = profile_new();
+		uint32_t f[2][6];
+
+		(void)state;
+		for (int k = 0; k < 2; k++) {
+			struct profile *p = k ? bulk : plain;
+			for (int i = 0; i < 6; i++) {
+				char name[8];
+				int n = snprintf(name, sizeof(name), "f%d", i);
+				f[k][i] = profile_intern(p, name, (size_t)n);
+			}
+		}
+		assert_true(profile_defer_totals(bulk));
+		for (int round = 0; round < 2; round++) {
+			/* 500 stacks of pseudo-random frames and depths, the same in both */
+			uint64_t x = 12345;
+			for (int i = 0; i < 500; i++) {
+				uint32_t sa[8], sb[8];
+				size_t n = 1 + (size_t)((x >> 33) % 7);
+				for (size_t d = 0; d < n; d++) {
+					x = x * 6364136223846793005ull + 1442695040888963407ull;
+					sa[d] = f[0][(x >> 40) % 6];
+					sb[d] = f[1][(x >> 40) % 6];
+				}
+				if (diff) {
+					assert_true(profile_add_diff(plain, sa, n, i % 3, i % 5 + 1) > 0);
+					assert_true(profile_add_diff(bulk, sb, n, i % 3, i % 5 + 1) > 0);
+				} else {
+					assert_true(profile_add(plain, sa, n, (uint64_t)i + 1) > 0);
+					assert_true(profile_add(bulk, sb, n, (uint64_t)i + 1) > 0);
+				}
+			}
+			if (round == 0)
+				profile_settle_totals(bulk); /* round 1: plain adds on both */
+			assert_int_equal(plain->nnodes, bulk->nnodes);
+			assert_int_equal(plain->maxdepth, bulk->maxdepth);
+			assert_same_trie(plain, bulk, 0, 0, diff);
+		}
+		/* not on a profile that holds stacks already */
+		assert_false(profile_defer_totals(bulk));
+		profile_free(plain);
+		profile_free(bulk);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_intern_same_id), cmocka_unit_test(test_intern_many),
 		cmocka_unit_test(test_kinds),          cmocka_unit_test(test_trie_counts),
 		cmocka_unit_test(test_overflow),       cmocka_unit_test(test_flamechart),
-		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_diff), cmocka_unit_test(test_deferred_totals),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
