@@ -318,11 +318,12 @@ static void parse_eh_frame_hdr(struct unwind_elf *e, uint64_t hdr_vaddr, uint64_
 
 	if (!p || p[0] != 1 || p[3] != 0x3b) /* version 1, table datarel|sdata4 */
 		return;
-	r.p = p + 4;
-	r.end = p + (hdr_size > 4 ? hdr_size : 4);
-	r.bad = false;
-	if ((size_t)(e->data + e->size - r.p) < (size_t)(r.end - r.p))
+	/* the header's size comes from the file: check it before any pointer is made */
+	if (hdr_size < 4 || hdr_size > (uint64_t)(e->data + e->size - p))
 		return;
+	r.p = p + 4;
+	r.end = p + hdr_size;
+	r.bad = false;
 	if (!rd_encoded(&r, p[1], hdr_vaddr + 4, hdr_vaddr, &ptr) ||
 	    !rd_encoded(&r, p[2], hdr_vaddr + (uint64_t)(r.p - p), hdr_vaddr, &count))
 		return;
