@@ -7,6 +7,7 @@
 
 #include "render/folded.h"
 #include "render/profile.h"
+#include "render/svg.h"
 #include "render/write.h"
 
 #include <errno.h>
@@ -22,6 +23,9 @@ struct render_opts {
 	enum write_format format;
 	bool strict;
 	struct write_opts w;
+	struct svg_opts svg;
+	const char *nameattr_path, *palette_path; /* NULL: none */
+	const char *total_arg;
 };
 
 enum {
@@ -44,6 +48,12 @@ enum {
 	OPT_SORT,
 	OPT_STRICT,
 	OPT_FORMAT,
+	OPT_TOTAL,
+	OPT_FACTOR,
+	OPT_ENCODING,
+	OPT_NAMEATTR,
+	OPT_CP,
+	OPT_PALETTE,
 };
 
 static const struct option longopts[] = {
@@ -68,6 +78,12 @@ static const struct option longopts[] = {
 	{"notes", required_argument, NULL, OPT_NOTES},
 	{"sort", required_argument, NULL, OPT_SORT},
 	{"strict", no_argument, NULL, OPT_STRICT},
+	{"total", required_argument, NULL, OPT_TOTAL},
+	{"factor", required_argument, NULL, OPT_FACTOR},
+	{"encoding", required_argument, NULL, OPT_ENCODING},
+	{"nameattr", required_argument, NULL, OPT_NAMEATTR},
+	{"cp", no_argument, NULL, OPT_CP},
+	{"palette", required_argument, NULL, OPT_PALETTE},
 	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
@@ -107,7 +123,16 @@ static void help(void)
 	       "  --flamechart        keep the input order, merge only neighbours\n"
 	       "  --negate            differential: swap red and blue\n"
 	       "  --notes TEXT        a note kept in the SVG (a <desc> element)\n"
-	       "  --sort name|weight  siblings by name (default) or heaviest first\n\n"
+	       "  --sort name|weight  siblings by name (default) or heaviest first\n"
+	       "  --total N           N samples make the full width (a narrower graph to\n"
+	       "                      compare with another); ignored below the input's total\n"
+	       "  --factor F          show counts times F in tooltips (e.g. 0.001)\n"
+	       "  --encoding NAME     encoding= of the XML declaration (default UTF-8)\n"
+	       "  --nameattr FILE     per-function attributes: lines FUNCTION<TAB>KEY=VALUE...\n"
+	       "                      (title, id, class, href, target, g_extra, a_extra)\n"
+	       "  --cp                keep colours per function in ./palette.map (read, then\n"
+	       "                      written back), the same across graphs\n"
+	       "  --palette FILE      the same with FILE\n\n"
 	       "Exit status: 0 written; 1 unreadable input, no stacks, a malformed line with\n"
 	       "--strict, or a write error; 2 a wrong command line.\n");
 }
@@ -229,6 +254,38 @@ static void parse_args(int argc, char **argv, struct render_opts *o)
 		case OPT_STRICT:
 			o->strict = true;
 			break;
+		case OPT_TOTAL:
+			if (!parse_double(optarg, &d) || !(d > 0) || d > 1e19)
+				usage_error("render", "--total wants a positive number of %s, not '%s'",
+					    "samples", optarg);
+			o->svg.total = d;
+			o->total_arg = optarg;
+			break;
+		case OPT_FACTOR:
+			if (!parse_double(optarg, &d) || !(d > 0) || d > 1e12)
+				usage_error("render", "--factor wants a positive number (0.001, 2.5), "
+						      "not '%s'",
+					    optarg);
+			o->svg.factor = d;
+			break;
+		case OPT_ENCODING:
+			if (!svg_encoding_ok(optarg))
+				usage_error("render",
+					    "--encoding wants a name of letters, digits, '.', '_' and "
+					    "'-' starting with a letter (UTF-8, ISO-8859-1), not '%s'",
+					    optarg);
+			o->svg.encoding = optarg;
+			break;
+		case OPT_NAMEATTR:
+			o->nameattr_path = optarg;
+			break;
+		case OPT_CP:
+			if (!o->palette_path)
+				o->palette_path = "palette.map";
+			break;
+		case OPT_PALETTE:
+			o->palette_path = optarg;
+			break;
 		case ':':
 			usage_error("render", "option '%s' needs a value", argv[optind - 1]);
 		default:
@@ -262,10 +319,24 @@ int cmd_render(int argc, char **argv)
 	struct profile *p;
 	const char *shown;
 	char err[512];
-	FILE *in;
+	struct svg_nameattr *na = NULL;
+	struct svg_palette *pal = NULL;
+	FILE *in = NULL;
 	int rc, status = EXIT_FAIL;
 
 	parse_args(argc, argv, &o);
+	/* the option files first: a bad one stops before anything is read or written */
+	if (o.nameattr_path && svg_nameattr_read(&na, o.nameattr_path, err, sizeof(err)) < 0) {
+		error("--nameattr: %s", err);
+		goto out_close;
+	}
+	if (o.palette_path && svg_palette_read(&pal, o.palette_path, err, sizeof(err)) < 0) {
+		error("palette: %s", err);
+		goto out_close;
+	}
+	o.svg.nameattr = na;
+	o.svg.palette = pal;
+	o.w.svg = &o.svg;
 	shown = strcmp(o.input, "-") ? o.input : "stdin";
 	if (!strcmp(o.input, "-")) {
 		in = stdin;
@@ -274,12 +345,11 @@ int cmd_render(int argc, char **argv)
 		in = fopen(o.input, "r");
 		if (!in) {
 			error("cannot open '%s': %s", o.input, strerror(errno));
-			return EXIT_FAIL;
+			goto out_close;
 		}
 		if (fstat(fileno(in), &sb) == 0 && S_ISDIR(sb.st_mode)) {
 			error("cannot read '%s': it is a directory", o.input);
-			fclose(in);
-			return EXIT_FAIL;
+			goto out_close;
 		}
 	}
 	p = profile_new();
@@ -308,16 +378,29 @@ int cmd_render(int argc, char **argv)
 			error("%s: no stacks to draw (the input is empty)", shown);
 		goto out_free;
 	}
+	/* as flamegraph.pl: a --total below the samples is ignored, said when it is not
+	 * just rounding */
+	if (o.svg.total > 0 && o.svg.total < (double)p->nodes[0].total &&
+	    o.svg.total / (double)p->nodes[0].total > 0.02)
+		warn("--total %s is less than the %llu samples of %s: ignored", o.total_arg,
+		     (unsigned long long)p->nodes[0].total, shown);
 	rc = write_profile(p, o.output, o.format, &o.w, err, sizeof(err));
 	if (rc < 0) {
 		error("%s", err);
+		goto out_free;
+	}
+	if (pal && o.format == WRITE_FORMAT_SVG &&
+	    svg_palette_write(pal, o.palette_path, err, sizeof(err)) < 0) {
+		error("palette: %s", err);
 		goto out_free;
 	}
 	status = EXIT_OK;
 out_free:
 	profile_free(p);
 out_close:
-	if (in != stdin)
+	if (in && in != stdin)
 		fclose(in);
+	svg_nameattr_free(na);
+	svg_palette_free(pal);
 	return status;
 }

@@ -31,10 +31,16 @@
 #include "common/hash.h"
 #include "render/svg_script.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define REF_WIDTH 1200 /* px: layout and label width when the image is fluid */
 #define XPAD 10	       /* px left and right of the frames */
@@ -60,6 +66,9 @@ struct svg {
 	double fh;	 /* frame height, px */
 	double pad_pct;	 /* XPAD as a percentage of width */
 	uint64_t total;	 /* samples of the root */
+	double wtotal;	 /* samples of the full width: total, or a larger --total */
+	double factor;	 /* counts are shown times this (--factor) */
+	const struct svg_opts *x; /* never NULL */
 	double base_total;
 	bool diff;
 	const char *countname, *nametype, *palette;
@@ -201,12 +210,13 @@ static size_t text_chars(const char *name, size_t len)
 	return n;
 }
 
-/* Appends name[0..len) as XML character data safe in text and attribute values,
- * at most maxchars characters of it. */
-static void put_text(struct svg *s, const char *name, size_t len, size_t maxchars)
+/* Appends name[0..len) to b as XML character data safe in text and attribute
+ * values, at most maxchars characters of it. 0 or -ENOMEM. */
+static int esc_text(struct buf *b, const char *name, size_t len, size_t maxchars)
 {
 	const unsigned char *u = (const unsigned char *)name;
 	size_t i = 0, run = 0, nchars = 0;
+	int rc = 0;
 
 	while (i < len && nchars < maxchars) {
 		unsigned char c = u[i];
@@ -235,9 +245,9 @@ static void put_text(struct svg *s, const char *name, size_t len, size_t maxchar
 		}
 		if (rep) {
 			if (run)
-				put(s, name + i - run, run);
+				rc |= buf_add(b, name + i - run, run);
 			run = 0;
-			puts_(s, rep);
+			rc |= buf_adds(b, rep);
 		} else {
 			run += k;
 		}
@@ -245,7 +255,14 @@ static void put_text(struct svg *s, const char *name, size_t len, size_t maxchar
 		nchars++;
 	}
 	if (run)
-		put(s, name + i - run, run);
+		rc |= buf_add(b, name + i - run, run);
+	return rc ? -ENOMEM : 0;
+}
+
+static void put_text(struct svg *s, const char *name, size_t len, size_t maxchars)
+{
+	if (esc_text(&s->out, name, len, maxchars) < 0)
+		s->nomem = true;
 }
 
 static void put_esc(struct svg *s, const char *str)
@@ -435,6 +452,648 @@ static struct rgb diff_rgb(const struct svg *s, uint32_t node)
 	return (struct rgb){255, 255, 255};
 }
 
+/* ---- tables by function name: --nameattr and the palette file ---- */
+
+/* Names in insertion order with an open-addressing index; a user keeps its values
+ * in an array parallel to names. */
+struct nmap {
+	char **names; /* owned copies, NUL-terminated */
+	size_t *lens;
+	size_t n, cap, lens_cap;
+	uint32_t *slots; /* entry + 1, 0 for empty; nslots is a power of two */
+	size_t nslots;
+};
+
+static size_t nmap_slot(const struct nmap *m, const char *name, size_t len)
+{
+	size_t i = hash_bytes(name, len, 0x6e6d6170) & (m->nslots - 1);
+
+	while (m->slots[i]) {
+		size_t e = m->slots[i] - 1;
+		if (m->lens[e] == len && !memcmp(m->names[e], name, len))
+			break;
+		i = (i + 1) & (m->nslots - 1);
+	}
+	return i;
+}
+
+/* The entry of name, or -1. */
+static long nmap_find(const struct nmap *m, const char *name, size_t len)
+{
+	size_t i;
+
+	if (!m->nslots)
+		return -1;
+	i = nmap_slot(m, name, len);
+	return m->slots[i] ? (long)m->slots[i] - 1 : -1;
+}
+
+/* The entry of name, added if new (then *added is set). -ENOMEM on failure. */
+static long nmap_add(struct nmap *m, const char *name, size_t len, bool *added)
+{
+	size_t i;
+	char *copy;
+
+	*added = false;
+	if (m->n >= UINT32_MAX - 1)
+		return -ENOMEM;
+	if ((m->n + 1) * 2 > m->nslots) {
+		size_t ns = m->nslots ? m->nslots * 2 : 64;
+		uint32_t *old = m->slots;
+		size_t oldn = m->nslots;
+		m->slots = calloc(ns, sizeof(*m->slots));
+		if (!m->slots) {
+			m->slots = old;
+			return -ENOMEM;
+		}
+		m->nslots = ns;
+		for (size_t k = 0; k < oldn; k++)
+			if (old[k])
+				m->slots[nmap_slot(m, m->names[old[k] - 1], m->lens[old[k] - 1])] = old[k];
+		free(old);
+	}
+	i = nmap_slot(m, name, len);
+	if (m->slots[i])
+		return (long)m->slots[i] - 1;
+	if (GROW(m->names, m->cap, m->n + 1) < 0 || GROW(m->lens, m->lens_cap, m->n + 1) < 0)
+		return -ENOMEM;
+	copy = malloc(len + 1);
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, name, len);
+	copy[len] = 0;
+	m->names[m->n] = copy;
+	m->lens[m->n] = len;
+	m->slots[i] = (uint32_t)++m->n;
+	*added = true;
+	return (long)m->n - 1;
+}
+
+static void nmap_release(struct nmap *m)
+{
+	for (size_t i = 0; i < m->n; i++)
+		free(m->names[i]);
+	free(m->names);
+	free(m->lens);
+	free(m->slots);
+}
+
+/* Calls fn on each non-empty line of path (without its line end); fn fills why for
+ * a bad line, reported as "PATH:LINE: why". A missing file is fine with missing_ok. */
+static int read_lines(const char *path, bool missing_ok,
+		      int (*fn)(void *ctx, char *line, size_t len, char *why, size_t whysz),
+		      void *ctx, char *err, size_t errsz)
+{
+	char *line = NULL, why[256];
+	size_t cap = 0, lineno = 0;
+	ssize_t got;
+	struct stat st;
+	FILE *f;
+	int rc = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		int e = errno;
+		if (e == ENOENT && missing_ok)
+			return 0;
+		return errf(err, errsz, -e, "cannot read '%s': %s", path, strerror(e));
+	}
+	if (fstat(fileno(f), &st) == 0 && !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return errf(err, errsz, -EINVAL, "cannot read '%s': not a regular file", path);
+	}
+	errno = 0;
+	while ((got = getline(&line, &cap, f)) >= 0) {
+		size_t len = (size_t)got;
+		lineno++;
+		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = 0;
+		if (!len)
+			continue;
+		if (memchr(line, 0, len)) {
+			rc = errf(err, errsz, -EINVAL, "%s:%zu: a NUL byte in the line", path, lineno);
+			break;
+		}
+		why[0] = 0;
+		rc = fn(ctx, line, len, why, sizeof(why));
+		if (rc < 0) {
+			if (rc == -ENOMEM)
+				errf(err, errsz, rc, "%s:%zu: out of memory", path, lineno);
+			else
+				errf(err, errsz, rc, "%s:%zu: %s", path, lineno, why);
+			break;
+		}
+		errno = 0;
+	}
+	if (!rc && ferror(f)) {
+		int e = errno ? errno : EIO;
+		rc = errf(err, errsz, -e, "cannot read '%s': %s", path, strerror(e));
+	}
+	free(line);
+	fclose(f);
+	return rc;
+}
+
+/* ---- --nameattr ---- */
+
+struct na_entry {
+	char *title;	  /* NULL: the usual tooltip */
+	struct buf attrs; /* ' name="value"'..., escaped, written after the data-* ones */
+	bool link;	  /* the frame is an <a> */
+};
+
+struct svg_nameattr {
+	struct nmap m;
+	struct na_entry *e;
+	size_t e_cap;
+	bool links; /* some entry is a link: the root declares the xlink namespace */
+};
+
+#define NA_MAX_ATTRS 64
+
+/* The attributes of one line being built, to refuse duplicates. */
+struct na_line {
+	struct buf *out;
+	const char *seen[NA_MAX_ATTRS];
+	size_t seen_len[NA_MAX_ATTRS], nseen;
+	char *why;
+	size_t whysz;
+};
+
+static bool prefix_ci(const char *s, size_t len, const char *pre)
+{
+	size_t n = strlen(pre);
+	return len >= n && !strncasecmp(s, pre, n);
+}
+
+static bool equal_ci(const char *s, size_t len, const char *word)
+{
+	return len == strlen(word) && !strncasecmp(s, word, len);
+}
+
+/* Adds ' name="value"' after checking name; -EINVAL with l->why on refusal. */
+static int na_attr(struct na_line *l, const char *name, size_t nlen, const char *val, size_t vlen)
+{
+	const char *why = NULL;
+
+	if (!nlen) {
+		why = "an empty attribute name";
+	} else if (!(isalpha((unsigned char)name[0]) || name[0] == '_')) {
+		why = "is not a plain XML attribute name ([A-Za-z_][A-Za-z0-9._-]*)";
+	} else {
+		for (size_t i = 1; i < nlen && !why; i++)
+			if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+				why = "is not a plain XML attribute name ([A-Za-z_][A-Za-z0-9._-]*)";
+	}
+	if (!why && prefix_ci(name, nlen, "on"))
+		why = "is refused: event handler attributes (on...) could run script";
+	else if (!why && (prefix_ci(name, nlen, "xml") || equal_ci(name, nlen, "style") ||
+			  equal_ci(name, nlen, "src") || equal_ci(name, nlen, "href")))
+		why = "is refused (xml*, style, src, and href other than the href key)";
+	else if (!why && (equal_ci(name, nlen, "data-n") || equal_ci(name, nlen, "data-s") ||
+			  equal_ci(name, nlen, "data-b")))
+		why = "is refused: the graph keeps its counts there";
+	for (size_t i = 0; i < l->nseen && !why; i++)
+		if (l->seen_len[i] == nlen && !memcmp(l->seen[i], name, nlen))
+			why = "is given twice";
+	if (!why && l->nseen == NA_MAX_ATTRS)
+		why = "is one attribute too many (64 at most)";
+	if (why) {
+		snprintf(l->why, l->whysz, "attribute '%.*s' %s", (int)(nlen > 64 ? 64 : nlen), name,
+			 why);
+		return -EINVAL;
+	}
+	l->seen[l->nseen] = name;
+	l->seen_len[l->nseen++] = nlen;
+	if (buf_addc(l->out, ' ') < 0 || buf_add(l->out, name, nlen) < 0 ||
+	    buf_adds(l->out, "=\"") < 0 || esc_text(l->out, val, vlen, SIZE_MAX) < 0 ||
+	    buf_addc(l->out, '"') < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+/* g_extra / a_extra: NAME="VALUE" or NAME='VALUE', separated by blanks. */
+static int na_extra(struct na_line *l, const char *v, size_t len)
+{
+	size_t i = 0;
+	int rc;
+
+	for (;;) {
+		size_t n0, n1, v0;
+		char q;
+		while (i < len && v[i] == ' ')
+			i++;
+		if (i == len)
+			return 0;
+		n0 = i;
+		while (i < len && v[i] != '=' && v[i] != ' ')
+			i++;
+		n1 = i;
+		while (i < len && v[i] == ' ')
+			i++;
+		if (i < len && v[i] == '=')
+			i++;
+		else
+			goto bad;
+		while (i < len && v[i] == ' ')
+			i++;
+		if (i == len || (v[i] != '"' && v[i] != '\''))
+			goto bad;
+		q = v[i++];
+		v0 = i;
+		while (i < len && v[i] != q)
+			i++;
+		if (i == len)
+			goto bad;
+		rc = na_attr(l, v + n0, n1 - n0, v + v0, i - v0);
+		if (rc < 0)
+			return rc;
+		i++;
+	}
+bad:
+	snprintf(l->why, l->whysz, "g_extra and a_extra want NAME=\"VALUE\" ..., not '%.*s'",
+		 (int)(len > 80 ? 80 : len), v);
+	return -EINVAL;
+}
+
+/* An href that cannot run script: no blanks or controls (browsers drop some of them
+ * inside a scheme), and a scheme, if any, among http, https, ftp, mailto. */
+static bool href_ok(const char *v, size_t len)
+{
+	static const char *const schemes[] = {"http", "https", "ftp", "mailto"};
+	size_t i = 0;
+
+	for (size_t k = 0; k < len; k++)
+		if ((unsigned char)v[k] <= 0x20 || v[k] == 0x7f)
+			return false;
+	while (i < len && (isalnum((unsigned char)v[i]) || strchr("+.-", v[i])))
+		i++;
+	if (i == len || v[i] != ':' || !i || !isalpha((unsigned char)v[0]))
+		return true; /* no scheme: a relative URL */
+	for (size_t k = 0; k < sizeof(schemes) / sizeof(schemes[0]); k++)
+		if (equal_ci(v, i, schemes[k]))
+			return true;
+	return false;
+}
+
+/* The value of key in the line's pairs, or NULL. */
+struct na_pair {
+	const char *k, *v;
+	size_t klen, vlen;
+};
+
+static const struct na_pair *na_get(const struct na_pair *pairs, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (pairs[i].klen == strlen(key) && !memcmp(pairs[i].k, key, pairs[i].klen))
+			return &pairs[i];
+	return NULL;
+}
+
+static int na_line(void *ctx, char *line, size_t len, char *why, size_t whysz)
+{
+	static const char *const keys[] = {"title", "href", "target", "a_extra",
+					   "id",    "class", "g_extra"};
+	struct svg_nameattr *na = ctx;
+	struct na_pair pairs[NA_MAX_ATTRS];
+	struct na_line l = {.why = why, .whysz = whysz};
+	struct na_entry *e;
+	const struct na_pair *href, *pr;
+	char *tab = memchr(line, '\t', len), *p;
+	size_t npairs = 0;
+	bool added;
+	long idx;
+	int rc;
+
+	if (!tab) {
+		snprintf(why, whysz, "expected 'FUNCTION<TAB>NAME=VALUE[<TAB>NAME=VALUE...]'");
+		return -EINVAL;
+	}
+	for (p = tab + 1; p <= line + len;) {
+		char *end = memchr(p, '\t', (size_t)(line + len - p)), *eq;
+		if (!end)
+			end = line + len;
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq || eq == p) {
+			snprintf(why, whysz, "expected NAME=VALUE, not '%.*s'",
+				 (int)(end - p > 80 ? 80 : end - p), p);
+			return -EINVAL;
+		}
+		if (npairs == NA_MAX_ATTRS) {
+			snprintf(why, whysz, "more than %d attributes", NA_MAX_ATTRS);
+			return -EINVAL;
+		}
+		pairs[npairs++] = (struct na_pair){p, eq + 1, (size_t)(eq - p),
+						   (size_t)(end - eq - 1)};
+		p = end + 1;
+	}
+	idx = nmap_add(&na->m, line, (size_t)(tab - line), &added);
+	if (idx < 0 || GROW(na->e, na->e_cap, na->m.n) < 0)
+		return -ENOMEM;
+	e = &na->e[idx];
+	if (added)
+		*e = (struct na_entry){0};
+	/* a function given again: the last line wins, as in flamegraph.pl */
+	free(e->title);
+	e->title = NULL;
+	buf_reset(&e->attrs);
+	l.out = &e->attrs;
+	href = na_get(pairs, npairs, "href");
+	if (href && !href->vlen)
+		href = NULL;
+	e->link = href != NULL;
+	if (href) {
+		if (!href_ok(href->v, href->vlen)) {
+			snprintf(why, whysz,
+				 "href '%.*s' is refused: only http, https, ftp, mailto or a "
+				 "relative URL, without blanks",
+				 (int)(href->vlen > 80 ? 80 : href->vlen), href->v);
+			return -EINVAL;
+		}
+		na->links = true;
+		if (buf_adds(&e->attrs, " xlink:href=\"") < 0 ||
+		    esc_text(&e->attrs, href->v, href->vlen, SIZE_MAX) < 0 ||
+		    buf_addc(&e->attrs, '"') < 0)
+			return -ENOMEM;
+		pr = na_get(pairs, npairs, "target");
+		rc = na_attr(&l, "target", 6, pr && pr->vlen ? pr->v : "_top",
+			     pr && pr->vlen ? pr->vlen : 4);
+		if (rc == 0 && (pr = na_get(pairs, npairs, "a_extra")))
+			rc = na_extra(&l, pr->v, pr->vlen);
+		if (rc < 0)
+			return rc;
+	}
+	for (size_t i = 0; i < npairs; i++) {
+		const struct na_pair *q = &pairs[i];
+		bool known = false;
+		for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+			known |= q->klen == strlen(keys[k]) && !memcmp(q->k, keys[k], q->klen);
+		if (na_get(pairs, npairs, "title") == q) {
+			e->title = strndup(q->v, q->vlen);
+			rc = e->title ? 0 : -ENOMEM;
+		} else if (na_get(pairs, npairs, "g_extra") == q) {
+			rc = na_extra(&l, q->v, q->vlen);
+		} else if (!known || na_get(pairs, npairs, "id") == q ||
+			   na_get(pairs, npairs, "class") == q) {
+			rc = na_attr(&l, q->k, q->klen, q->v, q->vlen);
+		} else {
+			rc = 0; /* href, target, a_extra: done above (only for a link) */
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int svg_nameattr_read(struct svg_nameattr **out, const char *path, char *err, size_t errsz)
+{
+	struct svg_nameattr *na = calloc(1, sizeof(*na));
+	int rc;
+
+	*out = NULL;
+	if (!na)
+		return errf(err, errsz, -ENOMEM, "out of memory");
+	rc = read_lines(path, false, na_line, na, err, errsz);
+	if (rc < 0) {
+		svg_nameattr_free(na);
+		return rc;
+	}
+	*out = na;
+	return 0;
+}
+
+void svg_nameattr_free(struct svg_nameattr *na)
+{
+	if (!na)
+		return;
+	for (size_t i = 0; i < na->m.n; i++) {
+		free(na->e[i].title);
+		buf_release(&na->e[i].attrs);
+	}
+	free(na->e);
+	nmap_release(&na->m);
+	free(na);
+}
+
+/* ---- the palette file ---- */
+
+struct svg_palette {
+	struct nmap m;
+	struct rgb *rgb;
+	size_t rgb_cap;
+};
+
+/* One of R, G, B: 0 to 255 at s[*i], then the byte want. */
+static bool rgb_part(const char *s, size_t len, size_t *i, char want, int *v)
+{
+	size_t d = 0;
+
+	*v = 0;
+	while (*i < len && s[*i] == ' ')
+		(*i)++;
+	while (*i < len && isdigit((unsigned char)s[*i]) && d < 4) {
+		*v = *v * 10 + (s[(*i)++] - '0');
+		d++;
+	}
+	while (*i < len && s[*i] == ' ')
+		(*i)++;
+	if (!d || *v > 255 || *i >= len || s[*i] != want)
+		return false;
+	(*i)++;
+	return true;
+}
+
+static int pal_line(void *ctx, char *line, size_t len, char *why, size_t whysz)
+{
+	struct svg_palette *pal = ctx;
+	const char *arrow = NULL;
+	size_t i, nlen;
+	struct rgb c;
+	bool added;
+	long idx;
+
+	/* the last "->": a name may hold one (C++'s operator->) */
+	for (size_t k = 0; k + 1 < len; k++)
+		if (line[k] == '-' && line[k + 1] == '>')
+			arrow = line + k;
+	if (!arrow) {
+		snprintf(why, whysz, "expected 'NAME->rgb(R,G,B)'");
+		return -EINVAL;
+	}
+	nlen = (size_t)(arrow - line);
+	i = nlen + 2;
+	if (len - i < 4 || memcmp(line + i, "rgb(", 4) ||
+	    !(i += 4, rgb_part(line, len, &i, ',', &c.r)) || !rgb_part(line, len, &i, ',', &c.g) ||
+	    !rgb_part(line, len, &i, ')', &c.b) || i != len) {
+		snprintf(why, whysz, "expected a colour rgb(R,G,B) with R, G, B from 0 to 255, not '%.*s'",
+			 (int)(len - nlen - 2 > 40 ? 40 : len - nlen - 2), arrow + 2);
+		return -EINVAL;
+	}
+	idx = nmap_add(&pal->m, line, nlen, &added);
+	if (idx < 0 || GROW(pal->rgb, pal->rgb_cap, pal->m.n) < 0)
+		return -ENOMEM;
+	pal->rgb[idx] = c; /* a name given twice: the last line wins */
+	return 0;
+}
+
+/* Whether path can be written back after the graph (its folder writable, a regular
+ * file if it exists): a palette that cannot be kept fails before any output. */
+static int palette_writable(const char *path, char *err, size_t errsz)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return errf(err, errsz, -EISDIR, "cannot write '%s': not a regular file", path);
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path),
+				  path) >= sizeof(dir))
+		return errf(err, errsz, -ENAMETOOLONG, "palette path too long: '%s'", path);
+	if (access(dir, W_OK | X_OK) < 0) {
+		int e = errno;
+		return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	return 0;
+}
+
+int svg_palette_read(struct svg_palette **out, const char *path, char *err, size_t errsz)
+{
+	struct svg_palette *pal = calloc(1, sizeof(*pal));
+	int rc;
+
+	*out = NULL;
+	if (!pal)
+		return errf(err, errsz, -ENOMEM, "out of memory");
+	rc = read_lines(path, true, pal_line, pal, err, errsz);
+	if (rc == 0)
+		rc = palette_writable(path, err, errsz);
+	if (rc < 0) {
+		svg_palette_free(pal);
+		return rc;
+	}
+	*out = pal;
+	return 0;
+}
+
+/* The colour of name: the palette's, or fallback, which is then kept. */
+static struct rgb palette_lookup(struct svg *s, const char *name, size_t len, struct rgb fallback)
+{
+	struct svg_palette *pal = s->o->svg->palette;
+	bool added;
+	long idx = nmap_add(&pal->m, name, len, &added);
+
+	if (idx < 0 || GROW(pal->rgb, pal->rgb_cap, pal->m.n) < 0) {
+		s->nomem = true;
+		return fallback;
+	}
+	if (added)
+		pal->rgb[idx] = fallback;
+	return pal->rgb[idx];
+}
+
+static int name_cmp(const void *a, const void *b, void *ctx)
+{
+	const struct nmap *m = ctx;
+	size_t ia = *(const size_t *)a, ib = *(const size_t *)b;
+	size_t la = m->lens[ia], lb = m->lens[ib];
+	int r = memcmp(m->names[ia], m->names[ib], la < lb ? la : lb);
+
+	return r ? r : la < lb ? -1 : la > lb;
+}
+
+int svg_palette_write(const struct svg_palette *pal, const char *path, char *err, size_t errsz)
+{
+	struct buf b = {0};
+	size_t *order = malloc((pal->m.n ? pal->m.n : 1) * sizeof(*order));
+	char tmp[PATH_MAX] = "";
+	struct stat st;
+	mode_t mask, mode;
+	int fd = -1, rc = 0, e;
+
+	if (!order)
+		return errf(err, errsz, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < pal->m.n; i++)
+		order[i] = i;
+	qsort_r(order, pal->m.n, sizeof(*order), name_cmp, (void *)&pal->m);
+	for (size_t i = 0; i < pal->m.n && !rc; i++) {
+		const struct rgb *c = &pal->rgb[order[i]];
+		rc = buf_add(&b, pal->m.names[order[i]], pal->m.lens[order[i]]);
+		rc |= buf_printf(&b, "->rgb(%d,%d,%d)\n", c->r, c->g, c->b);
+	}
+	free(order);
+	if (rc) {
+		buf_release(&b);
+		return errf(err, errsz, -ENOMEM, "out of memory");
+	}
+	mask = umask(0);
+	umask(mask);
+	mode = 0666 & ~mask;
+	if (stat(path, &st) == 0) {
+		if (!S_ISREG(st.st_mode)) {
+			rc = errf(err, errsz, -EISDIR, "cannot write '%s': not a regular file", path);
+			goto out;
+		}
+		mode = st.st_mode & 07777;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
+		rc = errf(err, errsz, -ENAMETOOLONG, "palette path too long: '%s'", path);
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		tmp[0] = 0; /* nothing made */
+		goto out_errno;
+	}
+	for (size_t off = 0; off < b.len;) {
+		ssize_t w = write(fd, b.p + off, b.len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto out_errno;
+		off += (size_t)w;
+	}
+	if (fchmod(fd, mode) < 0 || (fsync(fd) < 0 && errno != EINVAL))
+		goto out_errno;
+	e = close(fd);
+	fd = -1;
+	if (e < 0 || rename(tmp, path) < 0)
+		goto out_errno;
+	goto out;
+out_errno:
+	e = errno ? errno : EIO;
+	rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+	if (fd >= 0)
+		close(fd);
+	if (tmp[0])
+		unlink(tmp);
+out:
+	buf_release(&b);
+	return rc;
+}
+
+void svg_palette_free(struct svg_palette *pal)
+{
+	if (!pal)
+		return;
+	free(pal->rgb);
+	nmap_release(&pal->m);
+	free(pal);
+}
+
+bool svg_encoding_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len > 64 || !isalpha((unsigned char)name[0]))
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("._-", name[i]))
+			return false;
+	return true;
+}
+
 /* ---- layout ---- */
 
 struct sort_ctx {
@@ -606,7 +1265,7 @@ fail:
 
 static void put_pct(struct svg *s, uint64_t v)
 {
-	putfix(s, s->pad_pct + (double)v / (double)s->total * (100 - 2 * s->pad_pct), 4);
+	putfix(s, s->pad_pct + (double)v / s->wtotal * (100 - 2 * s->pad_pct), 4);
 	puts_(s, "%");
 }
 
@@ -615,6 +1274,19 @@ static double frame_y(const struct svg *s, uint32_t depth)
 	if (s->o->inverted)
 		return s->ypad1 + depth * s->fh;
 	return s->height - s->ypad2 - (depth + 1) * s->fh;
+}
+
+/* A count as shown: times --factor, rounded as flamegraph.pl's "%.0f". */
+static uint64_t shown(const struct svg *s, double n)
+{
+	double v = nearbyint(n * s->factor);
+
+	return v <= 0 ? 0 : v >= 1.8e19 ? UINT64_MAX : (uint64_t)v;
+}
+
+static uint64_t shown_u(const struct svg *s, uint64_t n)
+{
+	return s->factor == 1 ? n : shown(s, (double)n);
 }
 
 static void put_share(struct svg *s, double num, double den)
@@ -627,48 +1299,78 @@ static void put_frame(struct svg *s, const struct frame *f)
 {
 	const struct profile *p = s->p;
 	uint64_t n = p->nodes[f->node].total, self = p->nodes[f->node].self;
-	double wpx = (double)n / (double)s->total * (s->width - 2 * XPAD);
+	/* the root spans the full width, a larger --total included */
+	double frac = f->node == 0 ? 1 : (double)n / s->wtotal;
+	uint64_t nshown = f->node == 0 && s->wtotal > (double)n ? shown(s, s->wtotal) : shown_u(s, n);
+	double wpx = frac * (s->width - 2 * XPAD);
 	double y = frame_y(s, f->depth);
-	size_t len, chars, fit;
+	size_t len, chars, fit, rawlen;
 	const char *name = display_name(p, f->node, &len);
-	struct rgb c = s->diff ? diff_rgb(s, f->node) : frame_rgb(s, f->node);
+	const char *raw = profile_name(p, p->nodes[f->node].frame, &rawlen);
+	const struct na_entry *na = NULL;
+	struct rgb c;
 	char hex[8];
 
-	puts_(s, "<g data-n=\"");
-	putu(s, n);
+	if (s->diff) {
+		c = diff_rgb(s, f->node);
+	} else {
+		c = frame_rgb(s, f->node);
+		if (s->x->palette && f->node && !(rawlen == 1 && raw[0] == '-') &&
+		    !(rawlen == 2 && raw[0] == '-' && raw[1] == '-'))
+			c = palette_lookup(s, raw, rawlen, c);
+	}
+	if (s->x->nameattr && f->node) {
+		long idx = nmap_find(&s->x->nameattr->m, raw, rawlen);
+		if (idx >= 0)
+			na = &s->x->nameattr->e[idx];
+	}
+	puts_(s, na && na->link ? "<a data-n=\"" : "<g data-n=\"");
+	putu(s, nshown);
 	if (self) {
 		puts_(s, "\" data-s=\"");
-		putu(s, self);
+		putu(s, shown_u(s, self));
 	}
 	if (s->diff) {
 		puts_(s, "\" data-b=\"");
-		putu(s, p->base[f->node]);
+		putu(s, shown_u(s, p->base[f->node]));
 	}
-	puts_(s, "\"><title>");
+	puts_(s, "\"");
+	if (na)
+		put(s, na->attrs.p, na->attrs.len);
+	puts_(s, "><title>");
+	if (na && na->title) {
+		put_esc(s, na->title);
+		goto title_done;
+	}
 	put_text(s, name, len, SIZE_MAX);
 	puts_(s, " (");
-	putu_sep(s, n);
+	putu_sep(s, nshown);
 	puts_(s, " ");
 	put_esc(s, s->countname);
 	puts_(s, ", ");
-	put_share(s, (double)n, (double)s->total);
+	if (f->node == 0)
+		puts_(s, "100.00%");
+	else
+		put_share(s, (double)nshown, s->wtotal * s->factor);
 	if (s->diff) {
 		double was = s->base_total > 0 ? (double)p->base[f->node] * 100 / s->base_total : 0;
 		double now = (double)n * 100 / (double)s->total;
 		puts_(s, "; before ");
-		putu_sep(s, p->base[f->node]);
+		putu_sep(s, shown_u(s, p->base[f->node]));
 		puts_(s, ", ");
 		put_share(s, (double)p->base[f->node], s->base_total);
 		puts_(s, now >= was ? "; +" : "; -");
 		putfix(s, fabs(now - was), 2);
 		puts_(s, "%");
 	}
-	puts_(s, ")</title><rect x=\"");
+	puts_(s, ")");
+title_done:
+	puts_(s, "</title><rect x=\"");
 	put_pct(s, f->x);
 	puts_(s, "\" y=\"");
 	putfix(s, y, 1);
 	puts_(s, "\" width=\"");
-	putfix(s, (double)n / (double)s->total * (100 - 2 * s->pad_pct), 4);
+	putfix(s, frac * (100 - 2 * s->pad_pct), 4);
 	puts_(s, "%\" height=\"");
 	putfix(s, s->fh - 1, 1);
 	snprintf(hex, sizeof(hex), "%02x%02x%02x", c.r & 255, c.g & 255, c.b & 255);
@@ -692,7 +1394,7 @@ static void put_frame(struct svg *s, const struct frame *f)
 		}
 		puts_(s, "</text>");
 	}
-	puts_(s, "</g>\n");
+	puts_(s, na && na->link ? "</a>\n" : "</g>\n");
 }
 
 static void put_style(struct svg *s)
@@ -742,8 +1444,13 @@ static void put_document(struct svg *s)
 			    : o->inverted      ? "Icicle Graph"
 					       : "Flame Graph";
 
-	puts_(s, "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n");
-	puts_(s, "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" id=\"");
+	puts_(s, "<?xml version=\"1.0\" encoding=\"");
+	puts_(s, s->x->encoding ? s->x->encoding : "UTF-8");
+	puts_(s, "\" standalone=\"no\"?>\n");
+	puts_(s, "<svg version=\"1.1\" xmlns=\"http://www.w3.org/2000/svg\" ");
+	if (s->x->nameattr && s->x->nameattr->links)
+		puts_(s, "xmlns:xlink=\"http://www.w3.org/1999/xlink\" ");
+	puts_(s, "id=\"");
 	puts_(s, s->id);
 	puts_(s, "\" class=\"scorch-fg\" width=\"");
 	if (o->width) {
@@ -758,7 +1465,7 @@ static void put_document(struct svg *s)
 	puts_(s, "\" height=\"");
 	putfix(s, s->height, 0);
 	puts_(s, "\" data-total=\"");
-	putu(s, s->total);
+	putu(s, s->wtotal > (double)s->total ? shown(s, s->wtotal) : shown_u(s, s->total));
 	if (s->diff) {
 		puts_(s, "\" data-base-total=\"");
 		putfix(s, s->base_total, 0);
@@ -828,6 +1535,7 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 	      size_t errsz)
 {
 	static const struct write_opts defaults = {0};
+	static const struct svg_opts xdefaults = {0};
 	struct profile *rev = NULL;
 	struct svg s = {0};
 	double min_px, min_samples;
@@ -846,6 +1554,14 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 	s.o = o;
 	s.f = out;
 	s.total = p->nodes[0].total;
+	s.x = o->svg ? o->svg : &xdefaults;
+	if (s.x->encoding && !svg_encoding_ok(s.x->encoding)) {
+		rc = errf(err, errsz, -EINVAL, "bad encoding name '%s'", s.x->encoding);
+		goto out;
+	}
+	/* as flamegraph.pl: a --total below the samples is ignored */
+	s.wtotal = s.x->total > (double)s.total ? s.x->total : (double)s.total;
+	s.factor = s.x->factor > 0 && isfinite(s.x->factor) ? s.x->factor : 1;
 	s.diff = p->base != NULL;
 	s.base_total = p->base ? (double)p->base_total : 0;
 	s.width = o->width ? o->width : REF_WIDTH;
@@ -857,9 +1573,9 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 	s.palette = o->colors ? o->colors : "hot";
 	min_px = o->minwidth > 0 ? o->minwidth : o->minwidth < 0 ? 0 : 0.1;
 	if (o->minwidth_percent)
-		min_samples = (double)s.total * (o->minwidth > 0 ? o->minwidth : 0) / 100;
+		min_samples = s.wtotal * (o->minwidth > 0 ? o->minwidth : 0) / 100;
 	else
-		min_samples = min_px / (s.width - 2 * XPAD) * (double)s.total;
+		min_samples = min_px / (s.width - 2 * XPAD) * s.wtotal;
 	/* a recording of a command that exited at once has no samples: the file still
 	 * opens, and says so, as flamegraph.pl's "No valid input" graph does */
 	rc = s.total ? layout(&s, min_samples) : 0;
@@ -880,7 +1596,7 @@ int svg_write(const struct profile *p, const struct write_opts *o, FILE *out, ch
 	s.ypad2 = s.fontsize * 2 + 10;
 	s.height = ceil((s.maxdepth + 1) * s.fh + s.ypad1 + s.ypad2);
 	/* one id per graph, from what it shows, so that graphs in one page differ */
-	h = hash_u64(s.total ^ hash_u64(s.nframes) ^ hash_u64((uint64_t)s.maxdepth << 32 | s.diff));
+	h = hash_u64(s.total ^ hash_u64((uint64_t)s.wtotal) ^ hash_u64(s.nframes) ^ hash_u64((uint64_t)s.maxdepth << 32 | s.diff));
 	h ^= hash_u64(((uint64_t)o->inverted << 1 | o->flamechart | (uint64_t)o->width << 8) + h);
 	for (size_t i = 0; i < s.nframes && i < 64; i++) {
 		size_t nlen;

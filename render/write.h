@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+struct svg_opts;
+
 enum write_format {
 	WRITE_FORMAT_NONE = 0,
 	WRITE_FORMAT_SVG,
@@ -39,6 +41,7 @@ struct write_opts {
 	bool hash, reverse, inverted, flamechart, negate;
 	bool sort_weight;    /* heaviest child first instead of name order */
 	bool normalize;      /* diff: scale BEFORE counts to AFTER's total */
+	const struct svg_opts *svg; /* svg: --total, --factor, ... (render/svg.h) */
 	/* report */
 	bool sort_total;
 	size_t top;

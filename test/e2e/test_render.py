@@ -356,3 +356,232 @@ def test_format_selection(tmp):
     target.write_text("previous")
     r = scorch("render", tmp / "nothing.folded", "-o", target)
     assert r.returncode == 1 and target.read_text() == "previous"
+
+
+# ---- flamegraph.pl's rarer options: --total, --factor, --encoding, --nameattr, --cp ----
+
+TWO = "main;foo 600\nmain;bar 400\n"
+
+
+def _by_name(frames):
+    return {f.title.split(" (")[0]: f for f in frames}
+
+
+def test_total_makes_a_narrower_graph(tmp):
+    """flamegraph.pl's --total: N samples make the full width, so a profile of 1000
+    samples with --total 2000 fills half of it; the root still spans the width and
+    reads N samples, 100%; below the real total it is ignored with a warning."""
+    _, svg = render(tmp, TWO, "--width", "1200", "--total", "2000", out="t.svg")
+    xmllint_ok(svg)
+    root, frames = parse_svg(svg, width=1200)
+    f = _by_name(frames)
+    span = 1200 - 20
+    assert root.get("data-total") == "2000"
+    assert f["all"].title == "all (2,000 samples, 100.00%)"
+    assert abs(f["all"].w_px - span) < 0.1
+    assert abs(f["main"].w_px - span / 2) < 0.1, f["main"].w_px
+    assert abs(f["foo"].w_px - span * 0.3) < 0.1 and abs(f["bar"].w_px - span * 0.2) < 0.1
+    assert f["main"].title == "main (1,000 samples, 50.00%)"
+    assert f["foo"].title == "foo (600 samples, 30.00%)"
+    # --minwidth in percent is of the --total: 25% of 2000 = 500 leaves foo, drops bar
+    _, svg = render(tmp, TWO, "--total", "2000", "--minwidth", "25%", out="tm.svg")
+    assert set(_by_name(parse_svg(svg)[1])) == {"all", "main", "foo"}
+    # below the samples: ignored (the same bytes as without), said on stderr
+    _, plain = render(tmp, TWO, out="plain.svg")
+    r, low = render(tmp, TWO, "--total", "500", out="low.svg")
+    assert "--total 500 is less than the 1000 samples" in r.stderr
+    assert low.read_bytes() == plain.read_bytes()
+    r, tiny = render(tmp, TWO, "--total", "10", out="tiny.svg")  # rounding-size: quiet
+    assert r.stderr == "" and tiny.read_bytes() == plain.read_bytes()
+    for bad in ("0", "-5", "abc", "nan", "1e30"):
+        r, out = render(tmp, TWO, "--total", bad, out="bad.svg", check=False)
+        assert r.returncode == 2 and "--total" in r.stderr and not out.exists(), bad
+
+
+def test_factor_scales_shown_counts(tmp):
+    """--factor: counts in tooltips and the script's data times F, rounded, shares
+    unchanged; widths are still the raw counts."""
+    _, svg = render(tmp, TWO, "--factor", "2.5", out="f.svg")
+    xmllint_ok(svg)
+    root, frames = parse_svg(svg)
+    f = _by_name(frames)
+    assert root.get("data-total") == "2500"
+    assert f["all"].title == "all (2,500 samples, 100.00%)"
+    assert f["foo"].title == "foo (1,500 samples, 60.00%)" and f["foo"].n == 1500
+    assert f["bar"].title == "bar (1,000 samples, 40.00%)" and f["bar"].self == 1000
+    _, plain = render(tmp, TWO, out="p.svg")
+    pw = {k: v.w_px for k, v in _by_name(parse_svg(plain)[1]).items()}
+    assert all(abs(v.w_px - pw[k]) < 1e-6 for k, v in f.items())
+    # a fraction, with --total, as flamegraph.pl prints it
+    _, svg = render(tmp, TWO, "--factor", "0.001", "--total", "4000", "--countname", "ms",
+                    out="ms.svg")
+    f = _by_name(parse_svg(svg)[1])
+    assert f["all"].title == "all (4 ms, 100.00%)"
+    assert f["foo"].title == "foo (1 ms, 25.00%)", f["foo"].title
+    for bad in ("0", "-1", "x", "inf"):
+        r, out = render(tmp, TWO, "--factor", bad, out="bad.svg", check=False)
+        assert r.returncode == 2 and "--factor" in r.stderr and not out.exists(), bad
+
+
+def test_encoding_attribute(tmp):
+    _, svg = render(tmp, TWO, "--encoding", "ISO-8859-1", out="e.svg")
+    assert svg.read_bytes().startswith(b'<?xml version="1.0" encoding="ISO-8859-1" ')
+    xmllint_ok(svg)
+    _, svg = render(tmp, TWO, out="d.svg")
+    assert svg.read_bytes().startswith(b'<?xml version="1.0" encoding="UTF-8" ')
+    for bad in ('UTF-8" standalone="yes', "a b", "8bit", "", "x<y", "é"):
+        r, out = render(tmp, TWO, "--encoding", bad, out="bad.svg", check=False)
+        assert r.returncode == 2 and "--encoding" in r.stderr and not out.exists(), bad
+
+
+def test_nameattr_attributes_escaped(tmp):
+    """--nameattr: per-function attributes on the frame's <g> (a link: <a>), values
+    escaped, the title replacing the tooltip, the output well-formed."""
+    na = tmp / "attrs.tsv"
+    na.write_text("foo\tid=f1\tclass=a&\"<b>\ttitle=Foo <docs> & 'more'\t"
+                  "href=https://example.com/?a=1&b=2\ttarget=_blank\t"
+                  "g_extra=data-x=\"1\" aria-label='say \"hi\"'\ta_extra=rel=\"noopener\"\n"
+                  "bar\tdata-y=<v>\tclass=plain\r\n"
+                  "\n"
+                  "nowhere\tid=unused\n")
+    _, svg = render(tmp, TWO, "--nameattr", na, out="n.svg")
+    xmllint_ok(svg)
+    raw = svg.read_text()
+    assert 'class="a&amp;&quot;&lt;b&gt;"' in raw and 'data-y="&lt;v&gt;"' in raw
+    root = ET.parse(svg).getroot()
+    links = list(root.iter(NS + "a"))
+    assert len(links) == 1
+    a = links[0]
+    assert a.get("{http://www.w3.org/1999/xlink}href") == "https://example.com/?a=1&b=2"
+    assert a.get("target") == "_blank" and a.get("rel") == "noopener"
+    assert a.get("id") == "f1" and a.get("class") == 'a&"<b>' and a.get("data-x") == "1"
+    assert a.get("aria-label") == 'say "hi"' and a.get("data-n") == "600"
+    assert a.find(NS + "title").text == "Foo <docs> & 'more'"
+    bar = [g for g in root.iter(NS + "g") if g.get("class") == "plain"]
+    assert len(bar) == 1 and bar[0].get("data-y") == "<v>"
+    assert bar[0].find(NS + "title").text.startswith("bar (400 samples")
+    assert "unused" not in raw
+    # a link without target opens at the top, as flamegraph.pl's
+    na.write_text("bar\thref=docs/bar.html\n")
+    _, svg = render(tmp, TWO, "--nameattr", na, out="n2.svg")
+    a = list(ET.parse(svg).getroot().iter(NS + "a"))
+    assert len(a) == 1 and a[0].get("target") == "_top"
+
+
+@pytest.mark.parametrize("line,word", [
+    ("foo\tonclick=alert(1)", "onclick"),
+    ("foo\tOnMouseOver=alert(1)", "OnMouseOver"),
+    ("foo\tg_extra=onload=\"alert(1)\"", "onload"),
+    ("foo\ta_extra=x=\"1\" onfocus='a()'\thref=/x", "onfocus"),
+    ("foo\thref=javascript:alert(1)", "javascript:alert(1)"),
+    ("foo\thref=JavaScript:alert(1)", "JavaScript:alert(1)"),
+    ("foo\thref=java script:alert(1)", "java script:alert(1)"),
+    ("foo\thref=data:text/html,<script>", "data:text/html"),
+    ("foo\tstyle=x:y", "style"),
+    ("foo\tg_extra=xlink:href=\"javascript:x\"", "xlink:href"),
+    ("foo\tg_extra=href=\"javascript:x\"", "href"),
+    ("foo\txmlns=http://x", "xmlns"),
+    ("foo\t\"><script>=1", "script"),
+    ("foo\tid=a\tg_extra=id=\"b\"", "twice"),
+    ("foo\tdata-n=1", "data-n"),
+    ("foo\tg_extra=a=\"1", "g_extra"),
+    ("foo\tg_extra=a=1", "g_extra"),
+    ("foo\tnovalue", "NAME=VALUE"),
+    ("foo without a tab", "FUNCTION<TAB>"),
+])
+def test_nameattr_hostile_refused(tmp, line, word):
+    """A hostile or malformed --nameattr line is refused with its line number and
+    exit status 1, before anything is written."""
+    na = tmp / "bad.tsv"
+    na.write_text("main\tid=ok\n" + line + "\n")
+    r, out = render(tmp, TWO, "--nameattr", na, out="h.svg", check=False)
+    assert r.returncode == 1, r.stderr
+    assert f"{na}:2:" in r.stderr and word in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr and "Sanitizer" not in r.stderr
+    assert not out.exists()
+
+
+def test_nameattr_missing_file(tmp):
+    r, out = render(tmp, TWO, "--nameattr", tmp / "nope.tsv", out="m.svg", check=False)
+    assert r.returncode == 1 and "cannot read" in r.stderr and "nope.tsv" in r.stderr
+    assert not out.exists()
+    r, out = render(tmp, TWO, "--nameattr", tmp, out="m.svg", check=False)
+    assert r.returncode == 1 and "not a regular file" in r.stderr and not out.exists()
+
+
+def _fills(svg):
+    return {f.title.split(" (")[0]: f.fill for f in parse_svg(svg)[1]}
+
+
+def test_consistent_palette(tmp):
+    """--cp: colours per function kept in ./palette.map (flamegraph.pl's format),
+    read if present and written back, so a second graph reuses them."""
+    (tmp / "a.folded").write_text(TWO)
+    (tmp / "b.folded").write_text("main;foo 5\nmain;baz;qux 5\n")
+    r = scorch("render", "a.folded", "-o", "a.svg", "--cp", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    pal = (tmp / "palette.map").read_text().splitlines()
+    assert [ln.split("->")[0] for ln in pal] == ["bar", "foo", "main"]  # sorted
+    assert all(re.fullmatch(r"[a-z]+->rgb\(\d+,\d+,\d+\)", ln) for ln in pal)
+    a = _fills(tmp / "a.svg")
+    for ln in pal:
+        name, rgb = ln.split("->")
+        assert a[name] == "#%02x%02x%02x" % tuple(map(int, rgb[4:-1].split(","))), ln
+    # a colour chosen by hand is kept; the second graph reuses foo's and main's;
+    # --hash would give other colours, but the palette wins
+    with open(tmp / "palette.map", "a") as f:
+        f.write("baz->rgb(1,2,3)\n")
+    r = scorch("render", "b.folded", "-o", "b.svg", "--cp", "--hash", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    b = _fills(tmp / "b.svg")
+    assert b["foo"] == a["foo"] and b["main"] == a["main"] and b["baz"] == "#010203"
+    names = [ln.split("->")[0] for ln in (tmp / "palette.map").read_text().splitlines()]
+    assert names == ["bar", "baz", "foo", "main", "qux"]
+    assert not list(tmp.glob("palette.map.tmp*"))
+    # --palette FILE: the same with another file; same input, same bytes
+    r1 = scorch("render", "a.folded", "-o", "c.svg", "--palette", "p2.map", cwd=tmp)
+    r2 = scorch("render", "a.folded", "-o", "d.svg", "--palette", "p2.map", cwd=tmp)
+    assert r1.returncode == 0 and r2.returncode == 0
+    assert (tmp / "c.svg").read_bytes() == (tmp / "d.svg").read_bytes()
+    assert (tmp / "p2.map").read_text() == "\n".join(pal) + "\n"
+
+
+def test_palette_bad_files(tmp):
+    (tmp / "a.folded").write_text(TWO)
+    for text, word in (("foo rgb(1,2,3)\n", "NAME->rgb"),
+                       ("foo->rgb(1,2,256)\n", "0 to 255"),
+                       ("foo->rgb(1,2)\n", "rgb(R,G,B)"),
+                       ("foo->#ff0000\n", "rgb(R,G,B)")):
+        (tmp / "bad.map").write_text("main->rgb(9,9,9)\n" + text)
+        r = scorch("render", "a.folded", "-o", "x.svg", "--palette", "bad.map", cwd=tmp)
+        assert r.returncode == 1 and "bad.map:2:" in r.stderr and word in r.stderr, r.stderr
+        assert not (tmp / "x.svg").exists()
+        assert (tmp / "bad.map").read_text().endswith(text)  # left as it was
+    r = scorch("render", "a.folded", "-o", "x.svg", "--palette", "no/such/dir/p.map", cwd=tmp)
+    assert r.returncode == 1 and "cannot write" in r.stderr and not (tmp / "x.svg").exists()
+    r = scorch("render", "a.folded", "-o", "x.svg", "--palette", ".", cwd=tmp)
+    assert r.returncode == 1 and not (tmp / "x.svg").exists()
+    # a name holding "->" (C++'s operator->) and a flamegraph.pl root entry read fine
+    (tmp / "ok.map").write_text("->rgb(1,1,1)\nA::operator->->rgb(4,5,6)\n")
+    (tmp / "op.folded").write_text("main;A::operator-> 3\n")
+    r = scorch("render", "op.folded", "-o", "op.svg", "--palette", "ok.map", cwd=tmp)
+    assert r.returncode == 0, r.stderr
+    fills = {f.title.rsplit(" (", 1)[0]: f.fill for f in parse_svg(tmp / "op.svg")[1]}
+    assert fills["A::operator->"] == "#040506"
+
+
+def test_rare_options_on_a_corpus_same_bytes(tmp):
+    """Every rare option at once on a real corpus: well-formed, and the same bytes
+    twice."""
+    na = tmp / "na.tsv"
+    (tmp / "pal.map").write_text("")
+    stacks = read_folded(REAL_SMALL)
+    some = sorted({s[-1] for s in stacks if s[-1].isascii() and "\t" not in s[-1]})[:5]
+    na.write_text("".join(f"{n}\tclass=k{i}\thref=#f{i}\n" for i, n in enumerate(some)))
+    args = ("--total", "999999", "--factor", "0.25", "--encoding", "utf-8",
+            "--nameattr", na, "--palette", tmp / "pal.map")
+    _, a = render(tmp, REAL_SMALL, *args, out="a.svg")
+    _, b = render(tmp, REAL_SMALL, *args, out="b.svg")
+    xmllint_ok(a)
+    assert a.read_bytes() == b.read_bytes()
+    assert a.read_text().count("<a data-n=") >= 1

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -435,6 +436,206 @@ static void test_ids_scoped(void **state)
 	profile_free(b);
 }
 
+
+/* ---- --total, --factor, --encoding, --nameattr, the palette ---- */
+
+static void test_total_and_factor(void **state)
+{
+	struct profile *p = profile_new();
+	struct svg_opts x = {.total = 2000, .factor = 0.5};
+	struct write_opts o = {.width = 1200, .svg = &x};
+	char *a, *b, *c;
+
+	(void)state;
+	add(p, "a;b", 600);
+	add(p, "a;c", 400);
+	a = svg(p, &o, NULL);
+	/* the root spans the width and counts the --total; a is half as wide */
+	assert_non_null(strstr(a, "data-total=\"1000\""));
+	assert_non_null(strstr(a, "<title>all (1,000 samples, 100.00%)</title><rect x=\"0.8333%\" "
+				  "y=\"68.0\" width=\"98.3333%\""));
+	assert_non_null(strstr(a, "<title>a (500 samples, 50.00%)</title><rect x=\"0.8333%\" "
+				  "y=\"52.0\" width=\"49.1667%\""));
+	assert_non_null(strstr(a, "<g data-n=\"300\" data-s=\"300\"><title>b (300 samples, "
+				  "30.00%)</title>"));
+	/* a total at or below the samples changes nothing; factor 0 means 1 */
+	x = (struct svg_opts){.total = 999};
+	b = svg(p, &o, NULL);
+	o.svg = NULL;
+	c = svg(p, &o, NULL);
+	assert_string_equal(b, c);
+	assert_non_null(strstr(c, "<title>b (600 samples, 60.00%)</title>"));
+	free(a);
+	free(b);
+	free(c);
+	profile_free(p);
+}
+
+static void test_encoding(void **state)
+{
+	struct profile *p = profile_new();
+	struct svg_opts x = {.encoding = "ISO-8859-1"};
+	struct write_opts o = {.svg = &x};
+	char *s, err[128];
+	FILE *f;
+
+	(void)state;
+	assert_true(svg_encoding_ok("UTF-8"));
+	assert_true(svg_encoding_ok("windows-1252"));
+	assert_true(svg_encoding_ok("x.y_z"));
+	assert_false(svg_encoding_ok(""));
+	assert_false(svg_encoding_ok("8bit"));
+	assert_false(svg_encoding_ok("a\"b"));
+	assert_false(svg_encoding_ok("a b"));
+	assert_false(svg_encoding_ok("a>"));
+	add(p, "a", 1);
+	s = svg(p, &o, NULL);
+	assert_memory_equal(s, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\" standalone", 52);
+	free(s);
+	x.encoding = "x\" onload=\"y";
+	f = fopen("/dev/null", "w");
+	assert_int_equal(svg_write(p, &o, f, err, sizeof(err)), -EINVAL);
+	fclose(f);
+	profile_free(p);
+}
+
+/* A file in a fresh folder holding text; the folder in dir. */
+static char *temp_file(char *dir, const char *name, const char *text)
+{
+	char *path;
+	FILE *f;
+
+	strcpy(dir, "/tmp/scorch-test-svgXXXXXX");
+	assert_non_null(mkdtemp(dir));
+	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+	if (text) {
+		f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(text, f);
+		fclose(f);
+	}
+	return path;
+}
+
+static void remove_temp(char *dir, char *path)
+{
+	unlink(path);
+	rmdir(dir);
+	free(path);
+}
+
+static void test_nameattr(void **state)
+{
+	static const char *const bad[] = {
+		"b\tonclick=x\n",
+		"b\tg_extra=ONLOAD='x'\n",
+		"b\thref=javascript:x\n",
+		"b\thref=vbscript:x\n",
+		"b\thref=\x01javascript:x\n",
+		"b\tg_extra=x=\"1\" x=\"2\"\n",
+		"b\tx y=1\n",
+		"b\t=1\n",
+		"b\n",
+		"b\tg_extra=x\n",
+		"b\tdata-s=1\n",
+	};
+	struct profile *p = profile_new();
+	struct svg_nameattr *na = NULL;
+	struct svg_opts x = {0};
+	struct write_opts o = {.svg = &x};
+	char dir[64], err[256], *path, *s;
+
+	(void)state;
+	add(p, "a;b", 6);
+	add(p, "a;c", 4);
+	path = temp_file(dir, "na", "b\tid=i&1\ttitle=<T>\thref=/doc?a&b\tg_extra=k='\"v\"'\n"
+				    "c\tclass=z\n");
+	assert_int_equal(svg_nameattr_read(&na, path, err, sizeof(err)), 0);
+	x.nameattr = na;
+	s = svg(p, &o, NULL);
+	assert_non_null(strstr(s, "xmlns:xlink=\"http://www.w3.org/1999/xlink\""));
+	assert_non_null(strstr(s, "<a data-n=\"6\" data-s=\"6\" xlink:href=\"/doc?a&amp;b\" "
+				  "target=\"_top\" id=\"i&amp;1\" k=\"&quot;v&quot;\"><title>&lt;T&gt;"
+				  "</title>"));
+	assert_non_null(strstr(s, "</text></a>\n"));
+	assert_non_null(strstr(s, "<g data-n=\"4\" data-s=\"4\" class=\"z\"><title>c (4 "));
+	free(s);
+	svg_nameattr_free(na);
+	remove_temp(dir, path);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char want[128];
+		path = temp_file(dir, "na", bad[i]);
+		na = (struct svg_nameattr *)1;
+		assert_int_equal(svg_nameattr_read(&na, path, err, sizeof(err)), -EINVAL);
+		assert_null(na);
+		snprintf(want, sizeof(want), "%s:1: ", path);
+		assert_memory_equal(err, want, strlen(want));
+		remove_temp(dir, path);
+	}
+	path = temp_file(dir, "missing", NULL);
+	assert_int_equal(svg_nameattr_read(&na, path, err, sizeof(err)), -ENOENT);
+	remove_temp(dir, path);
+	profile_free(p);
+}
+
+static void test_palette(void **state)
+{
+	struct profile *p = profile_new(), *q = profile_new();
+	struct svg_palette *pal;
+	struct svg_opts x = {0};
+	struct write_opts o = {.svg = &x};
+	char dir[64], err[256], *path, *a, *b, text[256];
+	FILE *f;
+
+	(void)state;
+	add(p, "a;b", 6);
+	add(p, "a;-;c", 4);
+	add(q, "a;b", 1);
+	path = temp_file(dir, "palette.map", NULL);
+	assert_int_equal(svg_palette_read(&pal, path, err, sizeof(err)), 0);
+	x.palette = pal;
+	a = svg(p, &o, NULL);
+	assert_int_equal(svg_palette_write(pal, path, err, sizeof(err)), 0);
+	svg_palette_free(pal);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof(text) - 1, f)] = 0;
+	fclose(f);
+	/* sorted; neither the root nor the grey separator "-" */
+	assert_int_equal(strncmp(text, "a->rgb(", 7), 0);
+	assert_non_null(strstr(text, "\nb->rgb("));
+	assert_non_null(strstr(text, "\nc->rgb("));
+	assert_null(strstr(text, "\n-->"));
+	/* read back: the same colours, so the same bytes */
+	assert_int_equal(svg_palette_read(&pal, path, err, sizeof(err)), 0);
+	x.palette = pal;
+	o.hash = true; /* the palette wins over the hash colours */
+	b = svg(p, &o, NULL);
+	assert_string_equal(a, b);
+	free(b);
+	svg_palette_free(pal);
+	free(a);
+	/* a colour set by hand */
+	f = fopen(path, "w");
+	fputs("b->rgb(1, 2,3)\n\r\n", f);
+	fclose(f);
+	assert_int_equal(svg_palette_read(&pal, path, err, sizeof(err)), 0);
+	x.palette = pal;
+	a = svg(q, &o, NULL);
+	assert_non_null(strstr(a, "fill=\"#010203\""));
+	free(a);
+	svg_palette_free(pal);
+	f = fopen(path, "w");
+	fputs("b->rgb(1,2,3)\nc->rgb(1,2,3\n", f);
+	fclose(f);
+	assert_int_equal(svg_palette_read(&pal, path, err, sizeof(err)), -EINVAL);
+	snprintf(text, sizeof(text), "%s:2: ", path);
+	assert_memory_equal(err, text, strlen(text));
+	remove_temp(dir, path);
+	profile_free(p);
+	profile_free(q);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +648,10 @@ int main(void)
 		cmocka_unit_test(test_differential_colours),
 		cmocka_unit_test(test_empty_profile_is_a_small_valid_graph),
 		cmocka_unit_test(test_ids_scoped),
+		cmocka_unit_test(test_total_and_factor),
+		cmocka_unit_test(test_encoding),
+		cmocka_unit_test(test_nameattr),
+		cmocka_unit_test(test_palette),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
