@@ -24,6 +24,13 @@ void usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3), noreturn));
 /* Prints "scorch: " and the message to stderr (no exit). */
 void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The usage error for what getopt_long (optstring starting with ':', opterr 0)
+ * returned for argv[optind - 1]: ':' a missing value, else an unknown option. */
+void bad_option(const char *cmd, int c, char **argv) __attribute__((noreturn));
+
+#include <stdio.h>
+/* Opens an input file for reading, "-" being stdin; dies with the reason. */
+FILE *open_input(const char *path);
 
 /* Parses a whole decimal number in [min, max]; false if s is anything else. */
 #include <stdbool.h>

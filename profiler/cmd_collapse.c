@@ -105,12 +105,8 @@ int cmd_collapse(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case ':':
-			usage_error("collapse", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
-				usage_error("collapse", "unknown option '-%c'", optopt);
-			usage_error("collapse", "unknown option '%s'", argv[optind - 1]);
+			bad_option("collapse", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -119,13 +115,7 @@ int cmd_collapse(int argc, char **argv)
 		usage_error("collapse", "one input file at most, got '%s' too", argv[optind]);
 
 	what = strcmp(o.input, "-") ? o.input : "stdin";
-	if (!strcmp(o.input, "-")) {
-		in = stdin;
-	} else {
-		in = fopen(o.input, "r");
-		if (!in)
-			die("cannot open '%s': %s", o.input, strerror(errno));
-	}
+	in = open_input(o.input);
 	p = profile_new();
 	if (!p)
 		die("out of memory");

@@ -57,13 +57,7 @@ static struct profile *read_input(const char *path, bool strict)
 	FILE *in;
 	int rc;
 
-	if (!strcmp(path, "-")) {
-		in = stdin;
-	} else {
-		in = fopen(path, "r");
-		if (!in)
-			die("cannot open '%s': %s", path, strerror(errno));
-	}
+	in = open_input(path);
 	p = profile_new();
 	if (!p)
 		die("out of memory");
@@ -213,12 +207,8 @@ int cmd_diff(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case ':':
-			usage_error("diff", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
-				usage_error("diff", "unknown option '-%c'", optopt);
-			usage_error("diff", "unknown option '%s'", argv[optind - 1]);
+			bad_option("diff", c, argv);
 		}
 	}
 	if (argc - optind != 2)

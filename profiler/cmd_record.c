@@ -304,12 +304,8 @@ static void parse_args(int argc, char **argv, struct record_opts *o)
 		case 'h':
 			usage(stdout);
 			exit(EXIT_OK);
-		case ':':
-			usage_error("record", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
-				usage_error("record", "unknown option '-%c'", optopt);
-			usage_error("record", "unknown option '%s'", argv[optind - 1]);
+			bad_option("record", c, argv);
 		}
 	}
 	if (optind < argc)

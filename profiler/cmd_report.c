@@ -95,12 +95,8 @@ int cmd_report(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
-		case ':':
-			usage_error("report", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
-				usage_error("report", "unknown option '-%c'", optopt);
-			usage_error("report", "unknown option '%s'", argv[optind - 1]);
+			bad_option("report", c, argv);
 		}
 	}
 	if (optind < argc)
@@ -108,13 +104,7 @@ int cmd_report(int argc, char **argv)
 	if (optind < argc)
 		usage_error("report", "one input file at most, got '%s' too", argv[optind]);
 
-	if (!strcmp(o.input, "-")) {
-		in = stdin;
-	} else {
-		in = fopen(o.input, "r");
-		if (!in)
-			die("cannot open '%s': %s", o.input, strerror(errno));
-	}
+	in = open_input(o.input);
 	p = profile_new();
 	if (!p)
 		die("out of memory");

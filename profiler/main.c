@@ -5,6 +5,7 @@
 #include "profiler/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -72,6 +73,27 @@ void usage_error(const char *cmd, const char *fmt, ...)
 	else
 		fprintf(stderr, "try 'scorch help'\n");
 	exit(EXIT_USAGE);
+}
+
+void bad_option(const char *cmd, int c, char **argv)
+{
+	if (c == ':')
+		usage_error(cmd, "option '%s' needs a value", argv[optind - 1]);
+	if (optopt)
+		usage_error(cmd, "unknown option '-%c'", optopt);
+	usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
+}
+
+FILE *open_input(const char *path)
+{
+	FILE *f;
+
+	if (!strcmp(path, "-"))
+		return stdin;
+	f = fopen(path, "r");
+	if (!f)
+		die("cannot open '%s': %s", path, strerror(errno));
+	return f;
 }
 
 bool parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)

@@ -344,22 +344,31 @@ static pid_t tgid_of(pid_t tid, pid_t *ppid)
 	return tgid;
 }
 
+/* The current text of /proc/PID/task/TID/NAME into buf (NUL-terminated), through
+ * *fd, opened on first use and kept. false when the thread is gone. */
+static bool task_file(const struct thr *t, int *fd, const char *name, char *buf, size_t len)
+{
+	ssize_t n;
+
+	if (*fd < 0)
+		*fd = open_task_file(t->pid, t->tid, name);
+	if (*fd < 0)
+		return false;
+	n = pread(*fd, buf, len - 1, 0);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
 /* Runtime (ns) and the number of times t was switched in, from schedstat. */
 static bool sched_read(struct thr *t, uint64_t *cpu_ns, uint64_t *runs)
 {
 	char buf[128];
 	unsigned long long a, b, c;
-	ssize_t n;
 
-	if (t->sched_fd < 0)
-		t->sched_fd = open_task_file(t->pid, t->tid, "schedstat");
-	if (t->sched_fd < 0)
-		return false;
-	n = pread(t->sched_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
-	if (sscanf(buf, "%llu %llu %llu", &a, &b, &c) != 3)
+	if (!task_file(t, &t->sched_fd, "schedstat", buf, sizeof(buf)) ||
+	    sscanf(buf, "%llu %llu %llu", &a, &b, &c) != 3)
 		return false;
 	*cpu_ns = a;
 	if (runs)
@@ -371,17 +380,10 @@ static bool sched_read(struct thr *t, uint64_t *cpu_ns, uint64_t *runs)
 static bool thr_read(struct thr *t, char *state, uint64_t *cpu_ns, uint64_t *runs)
 {
 	char buf[1024];
-	ssize_t n;
 	char *p;
 
-	if (t->stat_fd < 0)
-		t->stat_fd = open_task_file(t->pid, t->tid, "stat");
-	if (t->stat_fd < 0)
+	if (!task_file(t, &t->stat_fd, "stat", buf, sizeof(buf)))
 		return false;
-	n = pread(t->stat_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	p = strrchr(buf, ')');
 	if (!p || !p[1] || !p[2])
 		return false;
@@ -786,7 +788,6 @@ static bool unchanged(struct thr *t, char state, uint64_t runs)
 {
 	char buf[256];
 	unsigned long long nr, sp, pc;
-	ssize_t n;
 
 	if (!t->have_snap)
 		return false;
@@ -794,14 +795,8 @@ static bool unchanged(struct thr *t, char state, uint64_t runs)
 		return true;
 	if (state != 'S' && state != 'D')
 		return false;
-	if (t->sc_fd < 0)
-		t->sc_fd = open_task_file(t->pid, t->tid, "syscall");
-	if (t->sc_fd < 0)
+	if (!task_file(t, &t->sc_fd, "syscall", buf, sizeof(buf)))
 		return false;
-	n = pread(t->sc_fd, buf, sizeof(buf) - 1, 0);
-	if (n <= 0)
-		return false;
-	buf[n] = 0;
 	if (sscanf(buf, "%llu %*s %*s %*s %*s %*s %*s %llx %llx", &nr, &sp, &pc) != 3)
 		return false; /* "running", or -1 (not in a system call) */
 	if (sp != t->snap_sp || pc != t->snap_ip)
@@ -1519,36 +1514,27 @@ static bool process_queue(struct pstate *st)
 
 /* ---- the ops ---------------------------------------------------------------------------- */
 
+static void free_recs(struct rec *r)
+{
+	struct rec *next;
+
+	for (; r; r = next) {
+		next = r->next;
+		free(r->stack);
+		free(r->chain);
+		free(r);
+	}
+}
+
 static void free_state(struct pstate *st)
 {
-	struct rec *r, *next;
 	size_t i = 0;
 	uint64_t v;
 
-	for (r = st->head; r; r = next) {
-		next = r->next;
-		free(r->stack);
-		free(r->chain);
-		free(r);
-	}
-	for (r = st->free_samples; r; r = next) {
-		next = r->next;
-		free(r->stack);
-		free(r->chain);
-		free(r);
-	}
-	for (r = st->tfree; r; r = next) {
-		next = r->next;
-		free(r->stack);
-		free(r->chain);
-		free(r);
-	}
-	for (r = st->phead; r; r = next) {
-		next = r->next;
-		free(r->stack);
-		free(r->chain);
-		free(r);
-	}
+	free_recs(st->head);
+	free_recs(st->free_samples);
+	free_recs(st->tfree);
+	free_recs(st->phead);
 	while (ptrace_map_next(&st->procs, &i, NULL, &v))
 		free((void *)(uintptr_t)v);
 	ptrace_map_release(&st->procs);

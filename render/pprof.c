@@ -295,7 +295,7 @@ static int encode_recorded(struct enc *e)
 			k.name = str_name(&e->st, p, ln->func);
 			k.sys = k.name;
 			k.file = str_name(&e->st, p, ln->file);
-			k.start_line = 0; /* not kept by the symbolizer */
+			k.start_line = ln->start_line;
 			fid = functab_id(&e->ft, &k);
 			if (!fid)
 				return -ENOMEM;

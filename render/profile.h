@@ -60,6 +60,7 @@ struct profile_line {
 	uint32_t func; /* name id of the function, without annotation suffix */
 	uint32_t file; /* name id of the source file, or PROFILE_NONE */
 	uint32_t line; /* 0 when unknown */
+	uint32_t start_line; /* the function's first line, 0 when unknown */
 };
 
 struct profile_location {

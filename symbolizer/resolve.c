@@ -41,6 +41,7 @@ struct frame {
 	uint32_t func;    /* name id of the bare function name */
 	uint32_t file;    /* name id of the source file, or PROFILE_NONE */
 	uint32_t line;    /* 0 when unknown */
+	uint32_t start_line; /* the function's first line (its declaration), 0 when unknown */
 	uint32_t display; /* name id of the frame as the trie shows it */
 	uint8_t kind;     /* enum profile_kind */
 };
@@ -224,6 +225,7 @@ static int push_frame(struct ctx *c, const char *func, const char *file, uint32_
 	f.file = file ? profile_intern_kind(c->p, file, strlen(file), PROFILE_KIND_NATIVE)
 		      : PROFILE_NONE;
 	f.line = line;
+	f.start_line = 0;
 	f.kind = (uint8_t)kind;
 	f.display = display_name(c, func, file, line, show_file, kind);
 	if (f.func == PROFILE_NONE || f.display == PROFILE_NONE || (file && f.file == PROFILE_NONE))
@@ -412,6 +414,7 @@ static int resolve_key(struct ctx *c, struct sym *sy, struct key *k)
 				c->o->lines);
 		if (rc < 0)
 			return rc;
+		c->frames[c->nframes - 1].start_line = fr[i].start_line;
 	}
 	k->n = (uint32_t)n;
 	return 0;
@@ -716,7 +719,7 @@ static int make_locations(struct ctx *c)
 		}
 		for (uint32_t k = 0; k < r->n; k++) {
 			const struct frame *f = &c->frames[r->first + k];
-			lines[k] = (struct profile_line){f->func, f->file, f->line};
+			lines[k] = (struct profile_line){f->func, f->file, f->line, f->start_line};
 		}
 		if (tag == STACK_TAG_USER || tag == STACK_TAG_EXACT)
 			addr = entry_pc(r->entry);

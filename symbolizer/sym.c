@@ -854,7 +854,14 @@ static size_t dwarf_frames(struct sym *s, uint64_t vaddr, struct sym_frame *out,
 				file = call_site(cudie, &chain[i + 1], &line);
 			}
 		}
-		out[k++] = (struct sym_frame){name, file, line, i > 0, SYM_FROM_DWARF};
+		out[k] = (struct sym_frame){name, file, line, i > 0, SYM_FROM_DWARF, 0};
+		if (s->o.lines) {
+			/* decl_line of the subprogram, or of what an inlined copy came from */
+			int dl = 0;
+			if (dwarf_decl_line(&chain[i], &dl) == 0 && dl > 0)
+				out[k].start_line = (uint32_t)dl;
+		}
+		k++;
 	}
 	return k;
 }
@@ -890,14 +897,14 @@ size_t sym_lookup(struct sym *s, uint64_t vaddr, struct sym_frame *out, size_t c
 	}
 	name = symbol_at(s, vaddr);
 	if (name) {
-		out[0] = (struct sym_frame){shown(s, name), NULL, 0, false, SYM_FROM_SYMTAB};
+		out[0] = (struct sym_frame){shown(s, name), NULL, 0, false, SYM_FROM_SYMTAB, 0};
 		if (s->o.lines)
 			out[0].file = table_line(s, vaddr, &out[0].line);
 		return 1;
 	}
 	name = plt_name(s, vaddr);
 	if (name) {
-		out[0] = (struct sym_frame){name, NULL, 0, false, SYM_FROM_SYMTAB};
+		out[0] = (struct sym_frame){name, NULL, 0, false, SYM_FROM_SYMTAB, 0};
 		return 1;
 	}
 	buf_reset(&s->tmp);
@@ -905,6 +912,6 @@ size_t sym_lookup(struct sym *s, uint64_t vaddr, struct sym_frame *out, size_t c
 		name = s->base;
 	else
 		name = s->tmp.p;
-	out[0] = (struct sym_frame){name, NULL, 0, false, SYM_FROM_NONE};
+	out[0] = (struct sym_frame){name, NULL, 0, false, SYM_FROM_NONE, 0};
 	return 1;
 }

@@ -39,6 +39,7 @@ struct sym_frame {
 	uint32_t line;    /* 0 when unknown */
 	bool inlined;     /* an inlined function (every frame but the last) */
 	uint8_t source;   /* enum sym_source */
+	uint32_t start_line; /* the line the function is declared on (DWARF), or 0 */
 };
 
 /* Opens the ELF file behind fd (not taken: sym keeps its own dup); path is its name

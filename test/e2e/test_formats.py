@@ -756,6 +756,8 @@ def test_pprof_of_a_recording_line_numbers(recorded_pprof):
             lo, hi = source_span(src, f["name"])
             assert lo <= ln["line"] <= hi, (f["name"], ln["line"], lo, hi)
             assert f["filename"].endswith("cpu_shares.c"), f
+            # Function.start_line: the line of its definition (DWARF's decl_line)
+            assert int(f.get("startLine", 0)) == lo, (f, lo)
             seen += 1
     assert seen >= 4
 

@@ -280,9 +280,9 @@ static void test_recorded(void **state)
 	mp.build_id = profile_intern(p, "abcdef0123", 10);
 	assert_int_equal(profile_add_mapping(p, &mp), 0);
 	/* location 0: mix inlined into work; location 1: main */
-	inl[0] = (struct profile_line){profile_intern(p, "mix", 3), profile_intern(p, "a.c", 3), 7};
-	inl[1] = (struct profile_line){profile_intern(p, "work", 4), inl[0].file, 20};
-	one = (struct profile_line){profile_intern(p, "main", 4), inl[0].file, 30};
+	inl[0] = (struct profile_line){profile_intern(p, "mix", 3), profile_intern(p, "a.c", 3), 7, 5};
+	inl[1] = (struct profile_line){profile_intern(p, "work", 4), inl[0].file, 20, 0};
+	one = (struct profile_line){profile_intern(p, "main", 4), inl[0].file, 30, 0};
 	assert_int_equal(profile_add_location(p, 0x400100, 0, inl, 2, PROFILE_KIND_NATIVE), 0);
 	assert_int_equal(profile_add_location(p, 0x400200, 0, &one, 1, PROFILE_KIND_NATIVE), 1);
 	th = profile_add_thread(p, 42, 43, profile_intern(p, "worker", 6));
