@@ -330,7 +330,8 @@ int cmd_render(int argc, char **argv)
 		error("--nameattr: %s", err);
 		goto out_close;
 	}
-	if (o.palette_path && svg_palette_read(&pal, o.palette_path, err, sizeof(err)) < 0) {
+	if (o.palette_path && o.format == WRITE_FORMAT_SVG &&
+	    svg_palette_read(&pal, o.palette_path, err, sizeof(err)) < 0) {
 		error("palette: %s", err);
 		goto out_close;
 	}
@@ -389,8 +390,7 @@ int cmd_render(int argc, char **argv)
 		error("%s", err);
 		goto out_free;
 	}
-	if (pal && o.format == WRITE_FORMAT_SVG &&
-	    svg_palette_write(pal, o.palette_path, err, sizeof(err)) < 0) {
+	if (pal && svg_palette_write(pal, o.palette_path, err, sizeof(err)) < 0) {
 		error("palette: %s", err);
 		goto out_free;
 	}

@@ -544,6 +544,9 @@ def test_consistent_palette(tmp):
     assert r1.returncode == 0 and r2.returncode == 0
     assert (tmp / "c.svg").read_bytes() == (tmp / "d.svg").read_bytes()
     assert (tmp / "p2.map").read_text() == "\n".join(pal) + "\n"
+    # other formats leave the palette alone
+    r = scorch("render", "a.folded", "-o", "a.txt", "--palette", "p3.map", cwd=tmp)
+    assert r.returncode == 0 and not (tmp / "p3.map").exists()
 
 
 def test_palette_bad_files(tmp):
