@@ -11,9 +11,9 @@
 
 /* CSS rules, each written after the graph's "#id " scope. */
 static const char *const svg_style[] = {
-	".frames g{cursor:pointer}",
+	".frames>*{cursor:pointer}",
 	".frames rect{rx:2px;ry:2px}",
-	".frames g:hover rect{stroke:#000;stroke-width:0.5}",
+	".frames>:hover rect{stroke:#000;stroke-width:0.5}",
 	".frames text{pointer-events:none}",
 	".hide{display:none}",
 	".parent{opacity:0.5}",
@@ -31,7 +31,7 @@ static const char *const svg_style_dark[] = {
 	".bg{fill:#1d1f21}",
 	"text{fill:#d8d8d8}",
 	".frames text{fill:#000}",
-	".frames g:hover rect{stroke:#fff}",
+	".frames>:hover rect{stroke:#fff}",
 	".search.active{fill:#ff6a6a}",
 	".ic.active{fill:#ff6a6a}",
 };
@@ -65,6 +65,7 @@ static const char svg_script[] =
 	"var rects = new Array(N), texts = new Array(N), titles = new Array(N);\n"
 	"var names = new Array(N), labels = new Array(N), ys = new Float64Array(N);\n"
 	"var state = new Uint8Array(N); /* 0 shown, 1 faded ancestor, 2 hidden */\n"
+	"var own = new Array(N); /* a class the frame came with (render --nameattr) */\n"
 	"var zi = 0, term = null, ic = false, matched = new Uint8Array(N), hov = -1;\n"
 	"var st = [], y0 = 0;\n"
 	"for (var i = 0; i < N; i++) {\n"
@@ -73,6 +74,7 @@ static const char svg_script[] =
 	"	rects[i] = c[1];\n"
 	"	texts[i] = c[2] || null;\n"
 	"	labels[i] = texts[i] ? texts[i].textContent : \"\";\n"
+	"	own[i] = attr(g, \"class\") || \"\";\n"
 	"	g.__fg = i;\n"
 	"	fx[i] = vx[i] = (parseFloat(attr(c[1], \"x\")) - pad) / span;\n"
 	"	fwd[i] = vw[i] = parseFloat(attr(c[1], \"width\")) / span;\n"
@@ -149,8 +151,8 @@ static const char svg_script[] =
 	"}\n"
 	"function place() {\n"
 	"	for (var i = 0; i < N; i++) {\n"
-	"		var g = G[i], cls = (state[i] === 2 ? \"hide\" : state[i] === 1 ? \"parent\" : \"\") +\n"
-	"			(matched[i] ? \" match\" : \"\");\n"
+	"		var g = G[i], cls = [own[i], state[i] === 2 ? \"hide\" : state[i] === 1 ? \"parent\" : \"\",\n"
+	"			matched[i] ? \"match\" : \"\"].filter(Boolean).join(\" \");\n"
 	"		if (g.getAttribute(\"class\") !== cls) {\n"
 	"			if (cls) g.setAttribute(\"class\", cls); else g.removeAttribute(\"class\");\n"
 	"		}\n"
@@ -248,7 +250,14 @@ static const char svg_script[] =
 	"}\n"
 	"framesG.addEventListener(\"click\", function (e) {\n"
 	"	var i = frameOf(e);\n"
-	"	if (i >= 0) zoom(i === zi && i > 0 ? (parent[i] >= 0 ? parent[i] : 0) : i);\n"
+	"	if (i < 0) return;\n"
+	"	/* a frame that is a link (render --nameattr href): a plain click zooms as\n"
+	"	 * everywhere else; with Ctrl, Cmd or Shift the browser follows the link */\n"
+	"	if (G[i].localName === \"a\") {\n"
+	"		if (e.ctrlKey || e.metaKey || e.shiftKey) return;\n"
+	"		e.preventDefault();\n"
+	"	}\n"
+	"	zoom(i === zi && i > 0 ? (parent[i] >= 0 ? parent[i] : 0) : i);\n"
 	"});\n"
 	"function show(i) {\n"
 	"	var s = info(i);\n"

@@ -207,6 +207,33 @@ async function main() {
 	await clickFrame(page, cfg.bigZoom);
 	out.bigZoomMs = Date.now() - t1;
 	out.bigZoomed = await frame(page, cfg.bigZoom);
+
+	// 12. render --nameattr: a frame that is a link (<a>) keeps its own class through
+	// zoom and search, shows the hover outline, and a plain click zooms, not follows
+	if (cfg.linked) {
+		await page.goto(url(cfg.linked));
+		const link = () => page.evaluate(() => {
+			const a = document.querySelector(".frames > a");
+			const r = a.querySelector("rect");
+			const b = r.getBoundingClientRect();
+			return {
+				x: b.x + b.width / 2, y: b.y + b.height / 2, width: b.width,
+				svgWidth: document.querySelector("svg").getBoundingClientRect().width,
+				cls: a.getAttribute("class") || "", stroke: getComputedStyle(r).stroke,
+				cursor: getComputedStyle(a).cursor,
+			};
+		});
+		out.linkBefore = await link();
+		await page.mouse.move(out.linkBefore.x, out.linkBefore.y);
+		out.linkHover = await link();
+		await page.mouse.click(out.linkBefore.x, out.linkBefore.y);
+		await page.waitForTimeout(200);
+		out.linkUrl = page.url();
+		out.linkZoomed = await link();
+		answer = "^work$";
+		await page.keyboard.press("Control+f");
+		out.linkSearched = await link();
+	}
 	await ctx.close();
 
 	// 11. scripts off: every frame and label is there

@@ -74,8 +74,15 @@ def seen(tmp_path_factory):
     big = tmp / "big.svg"
     r = scorch("render", big_folded, "-o", big)
     assert r.returncode == 0, r.stderr
+    # a frame made a link with a class of its own by --nameattr
+    attrs = tmp / "nameattr.txt"
+    attrs.write_text("work\tclass=hot\thref=https://example.com/work\n")
+    linked = tmp / "linked.svg"
+    r = scorch("render", "--nameattr", attrs, "-o", linked, input="main;work 30\nmain;idle 10\n")
+    assert r.returncode == 0, r.stderr
     cfg = {
         "chromium": CHROMIUM, "svg": str(svg), "hostile": str(hostile), "html": str(page),
+        "linked": str(linked),
         "big": str(big), "zoom": "python3", "other": "cc1", "search": "^python3$",
         "searchUpper": "^PYTHON3$", "bigZoom": "postgres",
     }
@@ -204,3 +211,17 @@ def test_big_graph_stays_quick(seen):
     assert seen["bigZoomMs"] < 5000
     z = seen["bigZoomed"]
     assert abs(z["width"] - (z["svgWidth"] - 20)) <= 1.0
+
+
+def test_link_frame_keeps_its_class_and_zooms(seen):
+    """--nameattr's href makes a frame an <a>: it must act like any frame (hover
+    outline, a plain click zooms rather than leaves the page) and keep the class the
+    file gave it through zoom and search."""
+    assert seen["linkBefore"]["cls"] == "hot"
+    assert seen["linkHover"]["stroke"] not in ("none", ""), seen["linkHover"]
+    assert seen["linkHover"]["cursor"] == "pointer"
+    assert "example.com" not in seen["linkUrl"], seen["linkUrl"]
+    z = seen["linkZoomed"]
+    assert z["width"] >= 0.95 * z["svgWidth"] - 40, z  # fills the width (less padding)
+    assert "hot" in z["cls"].split(), z
+    assert set(seen["linkSearched"]["cls"].split()) >= {"hot", "match"}, seen["linkSearched"]
