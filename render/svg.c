@@ -25,6 +25,7 @@
  * bytes.
  */
 #include "render/svg.h"
+#include "render/write.h"
 
 #include "common/buf.h"
 #include "common/err.h"
@@ -1003,14 +1004,20 @@ static int name_cmp(const void *a, const void *b, void *ctx)
 	return r ? r : la < lb ? -1 : la > lb;
 }
 
+static int buf_body(FILE *out, void *arg, char *err, size_t errsz)
+{
+	const struct buf *b = arg;
+
+	(void)err;
+	(void)errsz;
+	return b->len && fwrite(b->p, 1, b->len, out) != b->len ? -EIO : 0;
+}
+
 int svg_palette_write(const struct svg_palette *pal, const char *path, char *err, size_t errsz)
 {
 	struct buf b = {0};
 	size_t *order = malloc((pal->m.n ? pal->m.n : 1) * sizeof(*order));
-	char tmp[PATH_MAX] = "";
-	struct stat st;
-	mode_t mask, mode;
-	int fd = -1, rc = 0, e;
+	int rc = 0;
 
 	if (!order)
 		return errf(err, errsz, -ENOMEM, "out of memory");
@@ -1027,48 +1034,8 @@ int svg_palette_write(const struct svg_palette *pal, const char *path, char *err
 		buf_release(&b);
 		return errf(err, errsz, -ENOMEM, "out of memory");
 	}
-	mask = umask(0);
-	umask(mask);
-	mode = 0666 & ~mask;
-	if (stat(path, &st) == 0) {
-		if (!S_ISREG(st.st_mode)) {
-			rc = errf(err, errsz, -EISDIR, "cannot write '%s': not a regular file", path);
-			goto out;
-		}
-		mode = st.st_mode & 07777;
-	}
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
-		rc = errf(err, errsz, -ENAMETOOLONG, "palette path too long: '%s'", path);
-		goto out;
-	}
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		tmp[0] = 0; /* nothing made */
-		goto out_errno;
-	}
-	for (size_t off = 0; off < b.len;) {
-		ssize_t w = write(fd, b.p + off, b.len - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto out_errno;
-		off += (size_t)w;
-	}
-	if (fchmod(fd, mode) < 0 || (fsync(fd) < 0 && errno != EINVAL))
-		goto out_errno;
-	e = close(fd);
-	fd = -1;
-	if (e < 0 || rename(tmp, path) < 0)
-		goto out_errno;
-	goto out;
-out_errno:
-	e = errno ? errno : EIO;
-	rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0])
-		unlink(tmp);
-out:
+	/* "-" names a file here, as when it was read: never stdout, where the SVG goes */
+	rc = write_file(strcmp(path, "-") ? path : "./-", buf_body, &b, err, errsz);
 	buf_release(&b);
 	return rc;
 }

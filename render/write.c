@@ -149,25 +149,19 @@ static int io_error(int rc, int e, const char *what, char *err, size_t errsz)
 	return rc;
 }
 
-int write_profile(const struct profile *p, const char *path, enum write_format format,
-		  const struct write_opts *o, char *err, size_t errsz)
+int write_file(const char *path, write_body_fn body, void *arg, char *err, size_t errsz)
 {
-	char tmp[PATH_MAX], what[PATH_MAX + 2];
+	char tmp[PATH_MAX], what[PATH_MAX + 2], real[PATH_MAX];
+	const char *dest = path;
 	struct stat st;
+	mode_t mode, mask;
 	FILE *out;
 	int fd, rc, e;
 
-	if (format == WRITE_FORMAT_NONE) {
-		format = write_format_of_path(path);
-		if (format == WRITE_FORMAT_NONE)
-			return errf(err, errsz, -EINVAL,
-				    "unknown output format for '%s': use .svg, .folded, .txt, "
-				    ".pb.gz, .pprof or .speedscope.json, or --format",
-				    path);
-	}
+	snprintf(what, sizeof(what), "'%s'", path);
 	if (!strcmp(path, "-")) {
 		errno = 0;
-		rc = write_profile_stream(p, stdout, format, o, err, errsz);
+		rc = body(stdout, arg, err, errsz);
 		if (rc < 0)
 			return io_error(rc, errno, "to stdout", err, errsz);
 		return finish(stdout, "to stdout", err, errsz);
@@ -175,69 +169,91 @@ int write_profile(const struct profile *p, const char *path, enum write_format f
 	/* Refuse to replace something that is not a regular file (a directory, a device);
 	 * a symlink is written through: the temporary file goes beside its target and is
 	 * renamed over the target, so the link stays and the target is replaced whole. */
-	{
-		char real[PATH_MAX];
-		const char *dest = path;
-		mode_t mode, mask;
-		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
-			if (!link_trusted(path, &st))
-				return errf(err, errsz, -EPERM,
-					    "cannot write '%s': it is a symbolic link in a shared "
-					    "folder owned by another user (remove it or choose "
-					    "another name)",
-					    path);
-			if (!realpath(path, real))
-				return errf(err, errsz, -ENOENT,
-					    "cannot write '%s': it is a dangling symbolic link", path);
-			dest = real;
-		}
-		/* a file replaced keeps its permission bits; a new one gets 0666 & ~umask */
-		mask = umask(0);
-		umask(mask);
-		mode = 0666 & ~mask;
-		if (stat(dest, &st) == 0) {
-			if (!S_ISREG(st.st_mode))
-				return errf(err, errsz, -EISDIR,
-					    "cannot write '%s': not a regular file", path);
-			mode = st.st_mode & 07777;
-		}
-		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dest) >= sizeof(tmp))
-			return errf(err, errsz, -ENAMETOOLONG, "output path too long: '%s'", path);
-		fd = mkostemp(tmp, O_CLOEXEC);
-		if (fd < 0) {
-			e = errno;
-			return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
-		}
-		fchmod(fd, mode);
-		out = fdopen(fd, "w");
-		if (!out) {
-			e = errno;
-			close(fd);
-			unlink(tmp);
-			return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
-		}
-		errno = 0;
-		rc = write_profile_stream(p, out, format, o, err, errsz);
-		e = errno;
-		snprintf(what, sizeof(what), "'%s'", path);
-		if (rc < 0)
-			rc = io_error(rc, e, what, err, errsz);
-		if (rc == 0)
-			rc = finish(out, what, err, errsz);
-		if (rc == 0 && fsync(fd) < 0 && errno != EINVAL) {
-			e = errno;
-			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
-		}
-		if (fclose(out) != 0 && rc == 0) {
-			e = errno;
-			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
-		}
-		if (rc == 0 && rename(tmp, dest) < 0) {
-			e = errno;
-			rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
-		}
-		if (rc < 0)
-			unlink(tmp);
-		return rc;
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		if (!link_trusted(path, &st))
+			return errf(err, errsz, -EPERM,
+				    "cannot write '%s': it is a symbolic link in a shared folder "
+				    "owned by another user (remove it or choose another name)",
+				    path);
+		if (!realpath(path, real))
+			return errf(err, errsz, -ENOENT,
+				    "cannot write '%s': it is a dangling symbolic link", path);
+		dest = real;
 	}
+	/* a file replaced keeps its permission bits; a new one gets 0666 & ~umask */
+	mask = umask(0);
+	umask(mask);
+	mode = 0666 & ~mask;
+	if (stat(dest, &st) == 0) {
+		if (!S_ISREG(st.st_mode))
+			return errf(err, errsz, -EISDIR, "cannot write '%s': not a regular file",
+				    path);
+		mode = st.st_mode & 07777;
+	}
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", dest) >= sizeof(tmp))
+		return errf(err, errsz, -ENAMETOOLONG, "output path too long: '%s'", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	fchmod(fd, mode);
+	out = fdopen(fd, "w");
+	if (!out) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		return errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	errno = 0;
+	rc = body(out, arg, err, errsz);
+	e = errno;
+	if (rc < 0)
+		rc = io_error(rc, e, what, err, errsz);
+	if (rc == 0)
+		rc = finish(out, what, err, errsz);
+	if (rc == 0 && fsync(fd) < 0 && errno != EINVAL) {
+		e = errno;
+		rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (fclose(out) != 0 && rc == 0) {
+		e = errno;
+		rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (rc == 0 && rename(tmp, dest) < 0) {
+		e = errno;
+		rc = errf(err, errsz, -e, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (rc < 0)
+		unlink(tmp);
+	return rc;
+}
+
+struct profile_body {
+	const struct profile *p;
+	enum write_format format;
+	const struct write_opts *o;
+};
+
+static int profile_body(FILE *out, void *arg, char *err, size_t errsz)
+{
+	const struct profile_body *b = arg;
+
+	return write_profile_stream(b->p, out, b->format, b->o, err, errsz);
+}
+
+int write_profile(const struct profile *p, const char *path, enum write_format format,
+		  const struct write_opts *o, char *err, size_t errsz)
+{
+	struct profile_body b = {p, format, o};
+
+	if (format == WRITE_FORMAT_NONE) {
+		b.format = write_format_of_path(path);
+		if (b.format == WRITE_FORMAT_NONE)
+			return errf(err, errsz, -EINVAL,
+				    "unknown output format for '%s': use .svg, .folded, .txt, "
+				    ".pb.gz, .pprof or .speedscope.json, or --format",
+				    path);
+	}
+	return write_file(path, profile_body, &b, err, errsz);
 }

@@ -60,6 +60,15 @@ enum write_format write_format_named(const char *name);
 int write_profile(const struct profile *p, const char *path, enum write_format format,
 		  const struct write_opts *o, char *err, size_t errsz);
 
+/* Fills out with what is to be written; 0, or -errno with err filled (-EIO for a
+ * failed write: write_file then tells why from errno). */
+typedef int (*write_body_fn)(FILE *out, void *arg, char *err, size_t errsz);
+/* The way every output file is written: body fills a temporary file beside path
+ * (beside a symlink's target: the link stays), which is synced and renamed over it;
+ * a file replaced keeps its permission bits; a directory or device is refused; "-"
+ * is stdout. 0, or -errno with err filled, and nothing but the old file at path. */
+int write_file(const char *path, write_body_fn body, void *arg, char *err, size_t errsz);
+
 /* The same, to an open stream (no rename); used by write_profile. */
 int write_profile_stream(const struct profile *p, FILE *out, enum write_format format,
 			 const struct write_opts *o, char *err, size_t errsz);
