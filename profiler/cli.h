@@ -28,6 +28,10 @@ void error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * returned for argv[optind - 1]: ':' a missing value, else an unknown option. */
 void bad_option(const char *cmd, int c, char **argv) __attribute__((noreturn));
 
+/* The one optional input operand left in argv after getopt (dflt when none); a
+ * second one is a usage error of cmd. */
+const char *input_operand(const char *cmd, int argc, char **argv, const char *dflt);
+
 #include <stdio.h>
 /* Opens an input file for reading, "-" being stdin; dies with the reason. */
 FILE *open_input(const char *path);

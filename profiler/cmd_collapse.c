@@ -109,10 +109,7 @@ int cmd_collapse(int argc, char **argv)
 			bad_option("collapse", c, argv);
 		}
 	}
-	if (optind < argc)
-		o.input = argv[optind++];
-	if (optind < argc)
-		usage_error("collapse", "one input file at most, got '%s' too", argv[optind]);
+	o.input = input_operand("collapse", argc, argv, o.input);
 
 	what = strcmp(o.input, "-") ? o.input : "stdin";
 	in = open_input(o.input);

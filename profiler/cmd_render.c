@@ -286,18 +286,11 @@ static void parse_args(int argc, char **argv, struct render_opts *o)
 		case OPT_PALETTE:
 			o->palette_path = optarg;
 			break;
-		case ':':
-			usage_error("render", "option '%s' needs a value", argv[optind - 1]);
 		default:
-			usage_error("render", "unknown option '%s'", argv[optind - 1]);
+			bad_option("render", c, argv);
 		}
 	}
-	if (optind < argc)
-		o->input = argv[optind++];
-	if (optind < argc)
-		usage_error("render", "one input file at most ('%s' is extra)", argv[optind]);
-	if (!o->input)
-		o->input = "-";
+	o->input = input_operand("render", argc, argv, o->input ? o->input : "-");
 	if (!o->output)
 		o->output = "-";
 	if (o->format == WRITE_FORMAT_NONE) {

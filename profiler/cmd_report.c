@@ -99,10 +99,7 @@ int cmd_report(int argc, char **argv)
 			bad_option("report", c, argv);
 		}
 	}
-	if (optind < argc)
-		o.input = argv[optind++];
-	if (optind < argc)
-		usage_error("report", "one input file at most, got '%s' too", argv[optind]);
+	o.input = input_operand("report", argc, argv, o.input);
 
 	in = open_input(o.input);
 	p = profile_new();

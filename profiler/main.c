@@ -84,6 +84,15 @@ void bad_option(const char *cmd, int c, char **argv)
 	usage_error(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
+const char *input_operand(const char *cmd, int argc, char **argv, const char *dflt)
+{
+	const char *in = optind < argc ? argv[optind++] : dflt;
+
+	if (optind < argc)
+		usage_error(cmd, "one input file at most, got '%s' too", argv[optind]);
+	return in;
+}
+
 FILE *open_input(const char *path)
 {
 	FILE *f;

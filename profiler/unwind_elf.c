@@ -46,41 +46,45 @@ static uint64_t rd_n(struct rd *r, size_t n)
 	return v;
 }
 
-static uint64_t rd_uleb(struct rd *r)
+/* LEB128: the value's bits, and in *shift how many were read (0: ran off the end,
+ * r->bad set); *last the final byte, whose 0x40 bit is a signed value's sign. */
+static uint64_t rd_leb(struct rd *r, unsigned *shift, uint8_t *last)
 {
 	uint64_t v = 0;
-	unsigned shift = 0;
 
+	*shift = 0;
 	while (r->p < r->end) {
 		uint8_t b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80))
+		if (*shift < 64)
+			v |= (uint64_t)(b & 0x7f) << *shift;
+		*shift += 7;
+		if (!(b & 0x80)) {
+			*last = b;
 			return v;
+		}
 	}
 	r->bad = true;
+	*shift = 0;
 	return 0;
+}
+
+static uint64_t rd_uleb(struct rd *r)
+{
+	unsigned shift;
+	uint8_t last;
+
+	return rd_leb(r, &shift, &last);
 }
 
 static int64_t rd_sleb(struct rd *r)
 {
-	uint64_t v = 0;
-	unsigned shift = 0;
+	unsigned shift;
+	uint8_t last = 0;
+	uint64_t v = rd_leb(r, &shift, &last);
 
-	while (r->p < r->end) {
-		uint8_t b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-		if (!(b & 0x80)) {
-			if (shift < 64 && (b & 0x40))
-				v |= ~UINT64_C(0) << shift;
-			return (int64_t)v;
-		}
-	}
-	r->bad = true;
-	return 0;
+	if (shift && shift < 64 && (last & 0x40))
+		v |= ~UINT64_C(0) << shift;
+	return (int64_t)v;
 }
 
 /* Reads a pointer with encoding enc; field_vaddr is the link-time address of the
