@@ -512,6 +512,14 @@ static void on_sample(struct perf_state *st, const uint8_t *rec, size_t len)
 			if (where == KERNEL && ctx->opts->kernel) {
 				out[n++] = stack_make(STACK_TAG_KERNEL, ip);
 			} else if (where == USER && !st->dwarf) {
+				if (ip >> 47) {
+					/* no user address: the frame-pointer walk read a word
+					 * that is not a return address (code without frame
+					 * pointers); the chain ends here. Kept, it would also
+					 * read back as a kernel entry (stack_make's tags). */
+					where = NONE;
+					continue;
+				}
 				out[n++] = stack_make(first_user ? STACK_TAG_EXACT : STACK_TAG_USER,
 						      ip);
 				first_user = false;

@@ -611,7 +611,9 @@ int unwind_stack(struct unwind *u, uint32_t asid, const struct unwind_snapshot *
 			break;
 		/* after the step, it describes the frame just left (libunwind 1.6) */
 		sig = unw_is_signal_frame(&cur) > 0;
-		if (unw_get_reg(&cur, UNW_REG_IP, &pc) < 0 || !pc) {
+		/* a pc past user space (read from a stack slot that held no return
+		 * address) ends the walk: it would also read back as a kernel entry */
+		if (unw_get_reg(&cur, UNW_REG_IP, &pc) < 0 || !pc || pc >> 47) {
 			r = -UNW_EINVAL;
 			break;
 		}
